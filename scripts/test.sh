@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Install the package with its test dependencies into .venv and run the whole suite:
+# lint (ruff), format checks (ruff format, clang-format), types (mypy), then pytest.
+# This is the README's second command and what CI runs (.ci/run).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+  "$PY" -m venv .venv
+fi
+# shellcheck disable=SC1091
+. .venv/bin/activate
+python -m pip install -q --upgrade pip
+python -m pip install -q -e '.[test]'
+echo "== ruff"; ruff check . && ruff format --check .
+echo "== clang-format"; clang-format --dry-run --Werror $(find csrc -name '*.h' -o -name '*.cpp' -o -name '*.cu')
+echo "== mypy"; mypy
+echo "== pytest"
+set +e
+python -m pytest -q -ra "$@"
+rc=$?
+set -e
+if [ "$rc" -eq 5 ]; then
+  echo "pytest collected no tests: failing" >&2
+  exit 1
+fi
+exit "$rc"

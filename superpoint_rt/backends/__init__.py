@@ -1,0 +1,97 @@
+"""Engines that run the SuperPoint network, and the choice among them.
+
+| backend       | device | precisions             | needs                |
+|---------------|--------|------------------------|----------------------|
+| "openvino"    | CPU    | bf16*, fp32, fp16, int8| openvino             |
+| "onnxruntime" | CPU    | fp32                   | onnxruntime          |
+| "torch"       | CPU    | fp32, bf16*            | torch                |
+| "torch"       | CUDA   | fp32, fp16             | torch with CUDA      |
+
+(*) native BF16 needs AMX or AVX512-BF16. "auto" picks openvino, then onnxruntime, then torch.
+"""
+
+from __future__ import annotations
+
+from ..weights import Weights
+from .base import BackendUnavailableError, Engine, check_network_input
+from .onnxruntime_engine import ONNXRuntimeEngine, onnxruntime_available
+from .openvino_engine import OpenVINOEngine, cpu_supports_bf16, openvino_available
+from .torch_engine import TorchEngine, cuda_available, torch_available
+
+BACKENDS = ("auto", "openvino", "onnxruntime", "torch")
+PRECISIONS = ("fp32", "bf16", "fp16", "int8")
+
+__all__ = [
+    "BACKENDS",
+    "PRECISIONS",
+    "BackendUnavailableError",
+    "Engine",
+    "ONNXRuntimeEngine",
+    "OpenVINOEngine",
+    "TorchEngine",
+    "available_backends",
+    "check_network_input",
+    "create_engine",
+    "default_precision",
+    "resolve_backend",
+]
+
+
+def available_backends() -> list[str]:
+    """Backends whose packages import on this machine, best first."""
+    out = []
+    if openvino_available():
+        out.append("openvino")
+    if onnxruntime_available():
+        out.append("onnxruntime")
+    if torch_available():
+        out.append("torch")
+    return out
+
+
+def resolve_backend(backend: str, weights: Weights, device: str | None = None) -> str:
+    """Turn "auto" into a concrete backend; validate the name."""
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown backend {backend!r}; choose one of {list(BACKENDS)}")
+    if backend != "auto":
+        return backend
+    if device is not None and device.startswith("cuda"):
+        return "torch"
+    avail = available_backends()
+    if weights.state_dict is None:  # ONNX weights: torch cannot run them
+        avail = [b for b in avail if b != "torch"]
+    if not avail:
+        raise BackendUnavailableError("no inference backend is installed: pip install openvino (or onnxruntime)")
+    return avail[0]
+
+
+def default_precision(backend: str, device: str | None = None) -> str:
+    """The fastest precision that keeps accuracy: BF16 on CPUs with native BF16 under OpenVINO, FP16 on CUDA."""
+    if backend == "openvino":
+        return "bf16" if cpu_supports_bf16() else "fp32"
+    if backend == "torch" and device is not None and device.startswith("cuda"):
+        return "fp16"
+    return "fp32"
+
+
+def create_engine(
+    backend: str,
+    weights: Weights,
+    precision: str | None = None,
+    device: str | None = None,
+    num_threads: int | None = None,
+    int8_model: str | None = None,
+) -> Engine:
+    """Create an engine. ``backend`` may be "auto"; ``precision`` None picks :func:`default_precision`."""
+    backend = resolve_backend(backend, weights, device)
+    if precision is None:
+        precision = default_precision(backend, device)
+    if precision not in PRECISIONS:
+        raise ValueError(f"unknown precision {precision!r}; choose one of {list(PRECISIONS)}")
+    if device is not None and device.startswith("cuda") and backend != "torch":
+        raise BackendUnavailableError(f"backend {backend!r} runs on the CPU; use backend='torch' for device={device!r}")
+    if backend == "openvino":
+        return OpenVINOEngine(weights, precision, num_threads=num_threads, model_path=int8_model)
+    if backend == "onnxruntime":
+        return ONNXRuntimeEngine(weights, precision, num_threads=num_threads)
+    return TorchEngine(weights, precision, device=device or "cpu", num_threads=num_threads)

@@ -1,0 +1,32 @@
+"""The network's layer table, free of torch (the inference core imports it without torch)."""
+
+from __future__ import annotations
+
+#: (name, in_channels, out_channels, kernel) of every convolution, in order.
+CONV_LAYERS: tuple[tuple[str, int, int, int], ...] = (
+    ("conv1a", 1, 64, 3),
+    ("conv1b", 64, 64, 3),
+    ("conv2a", 64, 64, 3),
+    ("conv2b", 64, 64, 3),
+    ("conv3a", 64, 128, 3),
+    ("conv3b", 128, 128, 3),
+    ("conv4a", 128, 128, 3),
+    ("conv4b", 128, 128, 3),
+    ("convPa", 128, 256, 3),
+    ("convPb", 256, 65, 1),
+    ("convDa", 128, 256, 3),
+    ("convDb", 256, 256, 1),
+)
+#: Layers followed by no ReLU (the heads' last 1x1 convolutions).
+LINEAR_OUTPUT_LAYERS = ("convPb", "convDb")
+DESCRIPTOR_DIM = 256
+CELL = 8
+
+
+def expected_state_dict_shapes() -> dict[str, tuple[int, ...]]:
+    """Keys and shapes of a plain (original-release format) state dict."""
+    shapes: dict[str, tuple[int, ...]] = {}
+    for name, cin, cout, k in CONV_LAYERS:
+        shapes[f"{name}.weight"] = (cout, cin, k, k)
+        shapes[f"{name}.bias"] = (cout,)
+    return shapes
