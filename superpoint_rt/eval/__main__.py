@@ -1,0 +1,10 @@
+"""``python -m superpoint_rt.eval ...`` is ``superpoint-rt eval ...``."""
+
+from __future__ import annotations
+
+import sys
+
+from superpoint_rt.eval.cli import main
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,149 @@
+"""The ``eval`` subcommand.
+
+    superpoint-rt eval DATA_DIR [--method superpoint orb sift ...] [--json OUT] [--plots DIR]
+    superpoint-rt eval make-benchmark PHOTO... OUT [--heldout] [--size 480x640] [--seed 0]
+
+``DATA_DIR`` is an HPatches-format folder, or ``bundled`` for the benchmark shipped in the package.
+Sizes are written HEIGHTxWIDTH.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from superpoint_rt.eval.methods import OpenCVMethod, get_method
+
+METHODS = ("superpoint", *OpenCVMethod.KINDS)
+
+
+def _size(text: str) -> tuple[int, int]:
+    try:
+        h, w = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"size must be HEIGHTxWIDTH, e.g. 480x640, got {text!r}") from None
+    if h < 16 or w < 16:
+        raise argparse.ArgumentTypeError(f"size too small: {text}")
+    return h, w
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``eval`` subcommand (``func`` = :func:`run`)."""
+    p = subparsers.add_parser(
+        "eval",
+        help="evaluate keypoints/descriptors on HPatches-format data, or make such a benchmark",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument(
+        "targets",
+        nargs="+",
+        metavar="TARGET",
+        help="DATA_DIR (an HPatches-format folder; 'bundled': the packaged benchmark), or: make-benchmark PHOTO... OUT",
+    )
+    g = p.add_argument_group("evaluation")
+    g.add_argument("--method", nargs="+", choices=METHODS, default=["superpoint"], help="methods to evaluate")
+    g.add_argument("--json", type=Path, help="write the results as JSON here")
+    g.add_argument("--markdown", type=Path, help="write the Markdown table here (it is always printed)")
+    g.add_argument("--plots", type=Path, help="write PNG plots into this folder")
+    g.add_argument("--kinds", default="iv", choices=("iv", "i", "v"), help="sequence kinds (default: both)")
+    g.add_argument("--max-sequences", type=int, help="at most this many sequences per kind (quick runs)")
+    g.add_argument("--rep-size", type=_size, default=(240, 320), help="detector-metric size (240x320)")
+    g.add_argument("--rep-keypoints", type=int, default=300, help="points for repeatability (300)")
+    g.add_argument("--desc-size", type=_size, default=(480, 640), help="descriptor/homography size (480x640)")
+    g.add_argument("--desc-keypoints", type=int, default=1000, help="points for descriptors/homography (1000)")
+    g.add_argument("--no-progress", action="store_true", help="no progress bar")
+    s = p.add_argument_group("superpoint options (passed to superpoint_rt.api.SuperPoint)")
+    s.add_argument("--weights", help="weights file (default: the packaged weights)")
+    s.add_argument("--backend", help="engine, e.g. openvino, onnxruntime, torch, tensorrt")
+    s.add_argument("--precision", help="fp32, fp16, bf16 or int8")
+    s.add_argument("--conf-threshold", type=float, help="detection threshold")
+    s.add_argument("--nms-radius", type=int, help="NMS radius in pixels")
+    b = p.add_argument_group("make-benchmark")
+    b.add_argument("--heldout", action="store_true", help="add the held-out photos (data/PHOTOS.md)")
+    b.add_argument("--size", type=_size, default=(480, 640), help="image size (480x640)")
+    b.add_argument("--seed", type=int, default=0, help="random seed")
+    b.add_argument("--ext", default=".jpg", choices=(".jpg", ".png", ".ppm"), help="image format (.jpg)")
+    b.add_argument("--quality", type=int, default=92, help="JPEG quality (92)")
+    b.add_argument("--noise", type=float, default=1.5, help="sensor noise sigma in grey levels (1.5)")
+    p.set_defaults(func=run)
+
+
+def _make_benchmark(args: argparse.Namespace) -> int:
+    from superpoint_rt.eval.generate import make_benchmark
+    from superpoint_rt.eval.photos import list_photos
+
+    rest = args.targets[1:]
+    if not rest:
+        print("eval make-benchmark: give PHOTO... OUT (or --heldout OUT)", file=sys.stderr)
+        return 2
+    out, photos = Path(rest[-1]), [Path(x) for x in rest[:-1]]
+    if args.heldout:
+        photos += list_photos("heldout")
+    if not photos:
+        print("eval make-benchmark: no photos (give files or --heldout)", file=sys.stderr)
+        return 2
+    written = make_benchmark(
+        photos, out, args.size, args.kinds, args.seed, args.ext, args.quality, noise_sigma=args.noise
+    )
+    print(f"wrote {len(written)} sequences to {out}")
+    return 0
+
+
+def _method(name: str, args: argparse.Namespace) -> Any:
+    if name != "superpoint":
+        return get_method(name)
+    kw = dict(
+        weights=args.weights,
+        backend=args.backend,
+        precision=args.precision,
+        conf_threshold=args.conf_threshold,
+        nms_radius=args.nms_radius,
+    )
+    return get_method(name, **{k: v for k, v in kw.items() if v is not None})
+
+
+def run(args: argparse.Namespace) -> int:
+    """Entry point of ``eval`` (returns the exit status)."""
+    if args.targets[0] == "make-benchmark":
+        return _make_benchmark(args)
+    from superpoint_rt.eval.runner import BUNDLED_BENCHMARK, EvalConfig, evaluate, markdown_table, write_json
+
+    if len(args.targets) != 1:
+        print(f"eval: expected one DATA_DIR, got {args.targets}", file=sys.stderr)
+        return 2
+    data = BUNDLED_BENCHMARK if args.targets[0] == "bundled" else Path(args.targets[0])
+    cfg = EvalConfig(
+        rep_size=args.rep_size,
+        rep_keypoints=args.rep_keypoints,
+        desc_size=args.desc_size,
+        desc_keypoints=args.desc_keypoints,
+        kinds=args.kinds,
+        max_sequences=args.max_sequences,
+    )
+    results = [evaluate(data, _method(m, args), cfg, progress=not args.no_progress) for m in args.method]
+    table = markdown_table(results)
+    print(table, end="")
+    if args.markdown:
+        args.markdown.parent.mkdir(parents=True, exist_ok=True)
+        args.markdown.write_text(table)
+    if args.json:
+        write_json(results, args.json)
+    if args.plots:
+        from superpoint_rt.eval.plots import write_plots
+
+        for p in write_plots(results, args.plots):
+            print(f"wrote {p}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m superpoint_rt.eval ARGS`` == ``superpoint-rt eval ARGS``."""
+    parser = argparse.ArgumentParser(prog="python -m superpoint_rt.eval")
+    sub = parser.add_subparsers(dest="command", required=True)
+    register(sub)
+    sub.choices["eval"].prog = "python -m superpoint_rt.eval"
+    args = parser.parse_args(["eval", *(sys.argv[1:] if argv is None else argv)])
+    return int(args.func(args))
