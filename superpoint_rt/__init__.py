@@ -1,8 +1,8 @@
 """superpoint_rt: real-time SuperPoint keypoints and descriptors.
 
-    from superpoint_rt import SuperPoint
-    sp = SuperPoint(weights="superpoint_v1.pth")   # or our own weights, or an ONNX file
-    features = sp(image)                            # keypoints (N,2) x,y; scores (N,); descriptors (N,256)
+from superpoint_rt import SuperPoint
+sp = SuperPoint(weights="superpoint_v1.pth")   # or our own weights, or an ONNX file
+features = sp(image)                            # keypoints (N,2) x,y; scores (N,); descriptors (N,256)
 """
 
 from __future__ import annotations

@@ -13,7 +13,13 @@ from typing import Any
 import numpy as np
 
 #: modules that add their own subcommand through ``register(subparsers)``
-SUBCOMMAND_MODULES = ("superpoint_rt.demo", "superpoint_rt.train.cli", "superpoint_rt.eval.cli", "superpoint_rt.bench")
+SUBCOMMAND_MODULES = (
+    "superpoint_rt.demo",
+    "superpoint_rt.quantize",
+    "superpoint_rt.train.cli",
+    "superpoint_rt.eval.cli",
+    "superpoint_rt.bench",
+)
 
 
 def engine_options() -> argparse.ArgumentParser:

@@ -66,7 +66,8 @@ def build_onnx(weights: Weights, dtype: str = "float32"):  # -> onnx.ModelProto
     x = "image"
     for i, (a, b) in enumerate([("conv1a", "conv1b"), ("conv2a", "conv2b"), ("conv3a", "conv3b")]):
         x = conv(b, conv(a, x, kernels[a]), kernels[b])
-        nodes.append(helper.make_node("MaxPool", [x], [f"pool{i + 1}"], name=f"pool{i + 1}", kernel_shape=[2, 2], strides=[2, 2]))
+        pool = f"pool{i + 1}"
+        nodes.append(helper.make_node("MaxPool", [x], [pool], name=pool, kernel_shape=[2, 2], strides=[2, 2]))
         x = f"pool{i + 1}"
     feat = conv("conv4b", conv("conv4a", x, 3), 3)
     logits = conv("convPb", conv("convPa", feat, 3), 1)

@@ -53,7 +53,7 @@ def to_gray_float(image: np.ndarray) -> np.ndarray:
         code = cv2.COLOR_BGR2GRAY if image.shape[2] == 3 else cv2.COLOR_BGRA2GRAY
         image = cv2.cvtColor(np.ascontiguousarray(image), code)
     if image.dtype == np.uint8:
-        return image.astype(np.float32) * np.float32(1.0 / 255.0)
+        return image.astype(np.float32) / np.float32(255.0)  # the same rounding as a user's float32 / 255
     return np.ascontiguousarray(np.clip(image, 0.0, 1.0), dtype=np.float32)
 
 
@@ -74,7 +74,7 @@ def pad_to_multiple(gray: np.ndarray) -> np.ndarray:
 def split_images(images: np.ndarray | Sequence[np.ndarray]) -> tuple[list[np.ndarray], bool]:
     """Normalise the accepted forms to a list of images; the bool says whether a batch was given.
 
-    A batch is a list/tuple of images, or an array (B, H, W) / (B, H, W, C) with C in {1, 3, 4}.
+    A batch is a list/tuple of images, or an array (B, H, W) (W > 4) / (B, H, W, C).
     """
     if isinstance(images, (list, tuple)):
         if len(images) == 0:
@@ -83,7 +83,7 @@ def split_images(images: np.ndarray | Sequence[np.ndarray]) -> tuple[list[np.nda
     if isinstance(images, np.ndarray):
         if images.ndim == 4:
             return list(images), True
-        if images.ndim == 3 and images.shape[2] not in (1, 3, 4):
+        if images.ndim == 3 and images.shape[2] > 4:  # (B, H, W) gray; (H, W, C<=4) is one image
             return list(images), True
         return [images], False
-    raise TypeError(f"expected an image array or a list of images, got {type(images).__name__}")
+    raise TypeError(f"expected an image (numpy array) or a list of images, got {type(images).__name__}")

@@ -36,6 +36,4 @@ class Features:
 
     @classmethod
     def empty(cls, image_size: tuple[int, int], dim: int = 256) -> Features:
-        return cls(
-            np.zeros((0, 2), np.float32), np.zeros((0,), np.float32), np.zeros((0, dim), np.float32), image_size
-        )
+        return cls(np.zeros((0, 2), np.float32), np.zeros((0,), np.float32), np.zeros((0, dim), np.float32), image_size)

@@ -66,7 +66,8 @@ def test_match_prints_counts(tmp_path, capsys, data_dir, weights_file):
 
 
 def test_export_onnx_and_npz(tmp_path, capsys, weights_file):
-    rc, so, _ = run(["export", "--weights", weights_file, "--onnx", str(tmp_path / "a.onnx"), "--npz", str(tmp_path / "b.npz")], capsys)
+    argv = ["export", "--weights", weights_file, "--onnx", str(tmp_path / "a.onnx"), "--npz", str(tmp_path / "b.npz")]
+    rc, _, _ = run(argv, capsys)
     assert rc == 0 and (tmp_path / "a.onnx").exists() and (tmp_path / "b.npz").exists()
 
 

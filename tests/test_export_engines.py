@@ -7,7 +7,7 @@ import warnings
 import numpy as np
 import pytest
 
-from superpoint_rt.backends import BackendUnavailableError, create_engine, cpu_supports_bf16
+from superpoint_rt.backends import BackendUnavailableError, cpu_supports_bf16, create_engine
 from superpoint_rt.export import build_onnx, export_onnx
 from superpoint_rt.weights import load_weights
 

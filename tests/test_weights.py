@@ -133,7 +133,7 @@ def test_random_weights_warn():
 def test_download_offline_is_a_clear_error(tmp_path):
     from superpoint_rt.weights import download_original_weights
 
-    with pytest.raises(ConnectionError, match="offline|cannot download"):
+    with pytest.raises(ConnectionError, match=r"offline|cannot download"):
         download_original_weights(cache_dir=tmp_path, url="http://127.0.0.1:9/superpoint_v1.pth", timeout=2)
 
 

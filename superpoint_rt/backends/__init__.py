@@ -31,7 +31,9 @@ __all__ = [
     "TorchEngine",
     "available_backends",
     "check_network_input",
+    "cpu_supports_bf16",
     "create_engine",
+    "cuda_available",
     "default_precision",
     "resolve_backend",
 ]

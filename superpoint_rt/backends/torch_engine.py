@@ -73,7 +73,7 @@ class TorchEngine(Engine):
         net.eval().to(dev)
         self._channels_last = precision in ("bf16", "fp16")
         if self._channels_last:
-            net = net.to(memory_format=torch.channels_last)
+            net = net.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
         if precision == "fp16":
             net = net.half()
         self.net = net
