@@ -78,12 +78,11 @@ def sample_homography(
             rot = np.array([[np.cos(a), -np.sin(a)], [np.sin(a), np.cos(a)]])
             pts = (pts - center) @ rot.T + center
         if c.translation:
-            lo = pts.min(axis=0)
-            hi = pts.max(axis=0)
+            # translations that keep the patch inside [0, 1]^2 (with artifacts: up to `margin` outside)
+            t_lo = -pts.min(axis=0)
+            t_hi = 1.0 - pts.max(axis=0)
             if c.allow_artifacts:
-                lo, hi = lo - margin, hi - 1 + margin
-            t_lo = -lo
-            t_hi = 1.0 - hi
+                t_lo, t_hi = t_lo - margin, t_hi + margin
             if np.all(t_lo <= t_hi):
                 pts = pts + rng.uniform(t_lo, t_hi)
         if c.allow_artifacts or (pts.min() >= 0.0 and pts.max() <= 1.0):

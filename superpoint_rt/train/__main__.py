@@ -1,0 +1,10 @@
+"""``python -m superpoint_rt.train <stage> ...``."""
+
+from __future__ import annotations
+
+import sys
+
+from superpoint_rt.train.cli import main
+
+if __name__ == "__main__":
+    sys.exit(main())

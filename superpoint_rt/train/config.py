@@ -1,0 +1,159 @@
+"""Training configuration: nested dataclasses, loaded from / dumped to YAML (configs/<stage>.yaml)."""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from superpoint_rt.geometry import HomographyConfig
+from superpoint_rt.train.augment import PhotometricConfig
+
+STAGES = ("magicpoint", "superpoint")
+
+
+@dataclass
+class DataConfig:
+    """What a training batch is made of.
+
+    Attributes:
+        height, width: training image size (multiples of 8).
+        draw_scale: Synthetic Shapes draw resolution multiple (see ``synthetic.ShapesConfig``).
+        primitives: Synthetic Shapes primitives (None: all).
+        photometric: photometric augmentation.
+        homographic: apply a random homography to every training image (MagicPoint stage).
+        homography: its parameters; also the pair warp of the SuperPoint stage.
+        valid_border_margin: pixels eroded from the valid area after a warp.
+        num_workers: DataLoader worker processes (0: generate in the training process).
+        image_dir: real images (SuperPoint stage).
+        label_dir: pseudo ground truth written by ``train adapt`` (SuperPoint stage).
+    """
+
+    height: int = 120
+    width: int = 160
+    draw_scale: int = 2
+    primitives: tuple[str, ...] | None = None
+    photometric: PhotometricConfig = field(default_factory=PhotometricConfig)
+    homographic: bool = True
+    homography: HomographyConfig = field(default_factory=lambda: HomographyConfig(patch_ratio=0.8))
+    valid_border_margin: int = 3
+    num_workers: int = 1
+    image_dir: str | None = None
+    label_dir: str | None = None
+
+
+@dataclass
+class TrainConfig:
+    """One training stage.
+
+    Attributes:
+        stage: "magicpoint" (detector loss on Synthetic Shapes) or "superpoint" (pairs of real images).
+        seed: training seed (data stream and initialisation).
+        batch_size: images per step (per process under torchrun).
+        max_steps: total optimizer steps.
+        lr: Adam learning rate.
+        checkpoint_every: steps between checkpoints (``checkpoints/last.pt``, atomic).
+        keep_every: steps between checkpoints kept as ``checkpoints/step_XXXXXXX.pt`` (0: never).
+        log_every: steps between CSV log rows.
+        val_every: steps between validations on the held-out synthetic set (0: never).
+        val_size, val_seed: size and seed of that set (the seed differs from training's).
+        torch_threads: intra-op threads of the training process (0: PyTorch's default).
+        precision: "bf16" (autocast; CPU needs AVX512-BF16/AMX to be fast), "fp16" (CUDA) or "fp32".
+        channels_last: NHWC memory format (faster for BF16 on CPU and on tensor cores).
+        detection_threshold, nms_radius, match_tolerance: validation precision/recall settings.
+        init_weights: checkpoint or exported weights to start from (SuperPoint stage: MagicPoint's).
+        dustbin_prior: initial dustbin probability of the detector (bias init; 0 disables it).
+        lambda_loss: weight of the descriptor term; lambda_d, positive_margin, negative_margin: its hinge.
+    """
+
+    stage: str = "magicpoint"
+    seed: int = 0
+    batch_size: int = 32
+    max_steps: int = 50000
+    lr: float = 1e-3
+    checkpoint_every: int = 500
+    keep_every: int = 5000
+    log_every: int = 20
+    val_every: int = 1000
+    val_size: int = 256
+    val_seed: int = 1_000_003
+    torch_threads: int = 2
+    precision: str = "bf16"
+    channels_last: bool = True
+    detection_threshold: float = 0.015
+    nms_radius: int = 4
+    match_tolerance: int = 3
+    init_weights: str | None = None
+    dustbin_prior: float = 0.97
+    lambda_loss: float = 1e-4
+    lambda_d: float = 250.0
+    positive_margin: float = 1.0
+    negative_margin: float = 0.2
+    data: DataConfig = field(default_factory=DataConfig)
+
+    def __post_init__(self) -> None:
+        if self.stage not in STAGES:
+            raise ValueError(f"stage must be one of {STAGES}, got {self.stage!r}")
+        if self.precision not in ("bf16", "fp16", "fp32"):
+            raise ValueError(f"precision must be bf16, fp16 or fp32, got {self.precision!r}")
+        if self.data.height % 8 or self.data.width % 8:
+            raise ValueError(f"image size must be a multiple of 8, got {self.data.height}x{self.data.width}")
+        if self.batch_size < 1 or self.max_steps < 0:
+            raise ValueError("batch_size must be >= 1 and max_steps >= 0")
+
+
+def _convert(tp: Any, value: Any) -> Any:
+    if value is None:
+        return None
+    if dataclasses.is_dataclass(tp) and isinstance(tp, type):
+        return from_dict(tp, value)
+    origin = typing.get_origin(tp)
+    args = typing.get_args(tp)
+    if origin is typing.Union or str(origin) == "<class 'types.UnionType'>":
+        inner = [a for a in args if a is not type(None)]
+        return _convert(inner[0], value) if len(inner) == 1 else value
+    if origin is tuple and isinstance(value, list | tuple):
+        return tuple(value)
+    return value
+
+
+def from_dict(cls: type, data: dict[str, Any]) -> Any:
+    """Build dataclass ``cls`` from a (YAML) dict; unknown keys raise ValueError."""
+    if not isinstance(data, dict):
+        raise TypeError(f"{cls.__name__} config must be a mapping, got {type(data).__name__}")
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = set(data) - names
+    if unknown:
+        raise ValueError(f"unknown {cls.__name__} keys: {sorted(unknown)}")
+    return cls(**{k: _convert(hints[k], v) for k, v in data.items()})
+
+
+def to_dict(config: Any) -> dict[str, Any]:
+    """A dataclass as plain dicts/lists (YAML- and torch.save-friendly)."""
+
+    def plain(v: Any) -> Any:
+        if isinstance(v, dict):
+            return {k: plain(x) for k, x in v.items()}
+        if isinstance(v, list | tuple):
+            return [plain(x) for x in v]
+        return v
+
+    return typing.cast(dict[str, Any], plain(dataclasses.asdict(config)))
+
+
+def load_config(path: str | Path) -> TrainConfig:
+    import yaml
+
+    with open(path) as f:
+        data = yaml.safe_load(f) or {}
+    return typing.cast(TrainConfig, from_dict(TrainConfig, data))
+
+
+def save_config(config: TrainConfig, path: str | Path) -> None:
+    import yaml
+
+    with open(path, "w") as f:
+        yaml.safe_dump(to_dict(config), f, sort_keys=False)

@@ -1,0 +1,125 @@
+"""Training losses of SuperPoint / MagicPoint and their label encodings.
+
+Conventions: images (B, 1, H, W); cells are 8x8 pixels, ``Hc = H / 8``, ``Wc = W / 8``; keypoints
+(x, y) = (column, row) float pixels with pixel centres at integers. Detector classes: a point at the
+integer pixel ``(round(x), round(y))`` falls in cell ``(row // 8, col // 8)`` with class
+``8 * (row % 8) + (col % 8)``; class 64 is the "no point" dustbin.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch.nn import functional as F
+
+CELL = 8
+DUSTBIN = 64
+
+
+def points_to_labels(points: np.ndarray, height: int, width: int, rng: np.random.Generator) -> np.ndarray:
+    """Keypoints -> 65-class detector labels (Hc, Wc) int64.
+
+    Points are rounded to integer pixels; those outside the image are dropped. When a cell holds
+    several points, one of them is kept uniformly at random (the paper's random tie-breaking);
+    cells without a point get the dustbin class 64.
+    """
+    if height % CELL or width % CELL:
+        raise ValueError(f"image size must be a multiple of {CELL}, got {height}x{width}")
+    hc, wc = height // CELL, width // CELL
+    labels = np.full(hc * wc, DUSTBIN, np.int64)
+    p = np.round(np.asarray(points, dtype=np.float64).reshape(-1, 2)).astype(np.int64)
+    p = p[(p[:, 0] >= 0) & (p[:, 0] < width) & (p[:, 1] >= 0) & (p[:, 1] < height)]
+    if len(p) == 0:
+        return labels.reshape(hc, wc)
+    p = p[rng.permutation(len(p))]
+    cell = (p[:, 1] // CELL) * wc + p[:, 0] // CELL
+    cls = CELL * (p[:, 1] % CELL) + p[:, 0] % CELL
+    uniq, first = np.unique(cell, return_index=True)  # first occurrence in the random order
+    labels[uniq] = cls[first]
+    return labels.reshape(hc, wc)
+
+
+def cell_valid_mask(valid: np.ndarray) -> np.ndarray:
+    """(H, W) bool pixel mask -> (Hc, Wc) bool: a cell counts only when all its 64 pixels are valid."""
+    v = np.asarray(valid, dtype=bool)
+    h, w = v.shape
+    if h % CELL or w % CELL:
+        raise ValueError(f"mask size must be a multiple of {CELL}, got {h}x{w}")
+    return np.asarray(v.reshape(h // CELL, CELL, w // CELL, CELL).all(axis=(1, 3)))
+
+
+def detector_loss(logits: torch.Tensor, labels: torch.Tensor, cell_valid: torch.Tensor | None = None) -> torch.Tensor:
+    """Cross-entropy over the 65 classes, averaged over the valid cells of the whole batch.
+
+    Args:
+        logits: (B, 65, Hc, Wc) (computed in FP32 whatever their dtype).
+        labels: (B, Hc, Wc) int64 classes in [0, 64].
+        cell_valid: (B, Hc, Wc) bool or None (all valid).
+
+    Returns: scalar ``sum(valid * ce) / max(1, sum(valid))``.
+    """
+    if logits.ndim != 4 or logits.shape[1] != DUSTBIN + 1:
+        raise ValueError(f"logits must be (B,65,Hc,Wc), got {tuple(logits.shape)}")
+    if labels.shape != (logits.shape[0], *logits.shape[2:]):
+        raise ValueError(f"labels {tuple(labels.shape)} do not match logits {tuple(logits.shape)}")
+    ce = F.cross_entropy(logits.float(), labels, reduction="none")
+    if cell_valid is None:
+        return ce.mean()
+    v = cell_valid.to(ce.dtype)
+    return (ce * v).sum() / v.sum().clamp_min(1.0)
+
+
+def cell_centers(hc: int, wc: int, device: torch.device | None = None) -> torch.Tensor:
+    """(Hc*Wc, 2) float32 x,y pixel centres of the cells, row-major: cell (i, j) -> (8j + 3.5, 8i + 3.5)."""
+    i, j = torch.meshgrid(torch.arange(hc, device=device), torch.arange(wc, device=device), indexing="ij")
+    return torch.stack([CELL * j + (CELL - 1) / 2, CELL * i + (CELL - 1) / 2], dim=-1).reshape(-1, 2).float()
+
+
+def correspondence_mask(homographies: torch.Tensor, hc: int, wc: int, max_dist: float = 8.0) -> torch.Tensor:
+    """(B, Hc*Wc, Hc*Wc) float: s[b, n, m] = 1 when cell n's centre warped by H_b lies strictly within
+    ``max_dist`` pixels of target cell m's centre (``< 8``: under the identity a cell's grid
+    neighbours, exactly 8 px away, are not positives). ``homographies``: (B, 3, 3) source -> target."""
+    c = cell_centers(hc, wc, homographies.device).double()
+    ch = torch.cat([c, torch.ones_like(c[:, :1])], dim=1)  # (N, 3)
+    w = torch.einsum("bij,nj->bni", homographies.double(), ch)
+    w = w[..., :2] / w[..., 2:3]
+    d = torch.cdist(w, c.unsqueeze(0).expand(w.shape[0], -1, -1))
+    return (d < max_dist).float()
+
+
+def descriptor_loss(
+    descriptors: torch.Tensor,
+    warped_descriptors: torch.Tensor,
+    homographies: torch.Tensor,
+    warped_cell_valid: torch.Tensor | None = None,
+    positive_margin: float = 1.0,
+    negative_margin: float = 0.2,
+    lambda_d: float = 250.0,
+    max_dist: float = 8.0,
+) -> torch.Tensor:
+    """Hinge loss over all pairs of cells (the paper's eq. 5), normalised per image.
+
+    Args:
+        descriptors: (B, D, Hc, Wc) coarse descriptors of the source images (L2-normalised).
+        warped_descriptors: (B, D, Hc, Wc) of the warped images.
+        homographies: (B, 3, 3) source -> warped pixels.
+        warped_cell_valid: (B, Hc, Wc) bool, cells of the warped image that see the source.
+
+    With ``dot = d_n . d'_m`` and ``s`` from :func:`correspondence_mask`,
+    ``l = lambda_d * s * max(0, m_p - dot) + (1 - s) * max(0, dot - m_n)`` (no ReLU on ``dot``).
+    Normalisation (as the original TF re-implementation): per image
+    ``sum_{n,m} valid_m * l / (Hc*Wc * sum_m valid_m)``, i.e. the pair sum divided by
+    ``(Hc*Wc)^2`` and by the valid fraction; then the mean over the batch.
+    """
+    if descriptors.shape != warped_descriptors.shape or descriptors.ndim != 4:
+        raise ValueError(f"descriptor shapes differ or are not 4-D: {descriptors.shape} {warped_descriptors.shape}")
+    b, _d, hc, wc = descriptors.shape
+    s = correspondence_mask(homographies, hc, wc, max_dist).to(torch.float32)
+    dot = torch.einsum("bdn,bdm->bnm", descriptors.float().flatten(2), warped_descriptors.float().flatten(2))
+    loss = lambda_d * s * F.relu(positive_margin - dot) + (1.0 - s) * F.relu(dot - negative_margin)
+    if warped_cell_valid is None:
+        valid = torch.ones(b, hc * wc, device=loss.device)
+    else:
+        valid = warped_cell_valid.reshape(b, hc * wc).to(loss.dtype)
+    per_image = (loss * valid[:, None, :]).sum(dim=(1, 2)) / (hc * wc * valid.sum(dim=1).clamp_min(1.0))
+    return per_image.mean()

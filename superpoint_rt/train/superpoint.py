@@ -1,0 +1,137 @@
+"""SuperPoint stage data: (image, random warp of it, H) pairs from real images + pseudo ground truth.
+
+Images come from ``data.image_dir`` (loaded as in adaptation: cover ``(height, width)``, centre
+crop), labels from ``data.label_dir`` (shards written by ``train adapt`` at the same size). Sample
+``i`` of stream ``seed``: the image of index ``perm_epoch[i % N]`` (a fresh permutation per epoch),
+a random homography ``H`` (source -> warped, ``data.homography``), photometric augmentation on each
+side independently. Batches hold the keys listed in :mod:`superpoint_rt.train.data`.
+
+The validation pairs are drawn from the same images with another seed (not a held-out image set;
+keep ``image_dir`` images out of it yourself if that matters).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import IterableDataset, get_worker_info
+
+from superpoint_rt.geometry import points_inside, sample_homography, warp_image, warp_points
+from superpoint_rt.train.adaptation import load_image, load_labels
+from superpoint_rt.train.augment import photometric_augment, valid_mask_after_warp
+from superpoint_rt.train.config import DataConfig
+from superpoint_rt.train.data import collate, keypoint_map
+from superpoint_rt.train.losses import cell_valid_mask, points_to_labels
+
+
+class PairSource:
+    """The labelled images: names (relative paths), their points, and pair sampling."""
+
+    def __init__(self, data: DataConfig) -> None:
+        if not data.image_dir or not data.label_dir:
+            raise ValueError("the superpoint stage needs data.image_dir and data.label_dir")
+        self.data = data
+        self.root = Path(data.image_dir)
+        labels = load_labels(data.label_dir)
+        self.names = sorted(labels)
+        self.points = [labels[n][:, :2] for n in self.names]
+        self._perm: tuple[int, int, np.ndarray] | None = None
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    def image_index(self, seed: int, i: int) -> int:
+        n = len(self.names)
+        epoch = i // n
+        if self._perm is None or self._perm[:2] != (seed, epoch):
+            self._perm = (seed, epoch, np.random.default_rng([seed, epoch, 7]).permutation(n))
+        return int(self._perm[2][i % n])
+
+    def sample(self, seed: int, i: int) -> dict[str, np.ndarray]:
+        d = self.data
+        k = self.image_index(seed, i)
+        rng = np.random.default_rng([seed, i])
+        img = load_image(self.root / self.names[k], (d.height, d.width)) * 255.0
+        return make_pair(img, self.points[k], rng, d)
+
+
+def make_pair(image: np.ndarray, points: np.ndarray, rng: np.random.Generator, d: DataConfig) -> dict[str, np.ndarray]:
+    """One training pair from a (H, W) float image in [0, 255] and its (N, 2) x,y points."""
+    h, w = image.shape
+    hm = sample_homography(h, w, rng, d.homography)
+    warped = warp_image(image.astype(np.float32), hm)
+    valid = valid_mask_after_warp(h, w, hm, d.valid_border_margin)
+    wp = warp_points(points, hm)
+    wp = wp[points_inside(wp, h, w)]
+    if len(wp):
+        r = np.round(wp).astype(np.int64)
+        wp = wp[valid[r[:, 1], r[:, 0]]]
+    src = photometric_augment(image, rng, d.photometric)
+    dst = photometric_augment(warped, rng, d.photometric)
+    return {
+        "image": (src / 255.0).astype(np.float32)[None],
+        "labels": points_to_labels(points, h, w, rng),
+        "cell_valid": np.ones((h // 8, w // 8), bool),
+        "keypoint_map": keypoint_map(points, h, w),
+        "warped_image": (dst / 255.0).astype(np.float32)[None],
+        "warped_labels": points_to_labels(wp, h, w, rng),
+        "warped_cell_valid": cell_valid_mask(valid),
+        "warped_keypoint_map": keypoint_map(wp, h, w),
+        "homography": hm.astype(np.float64),
+    }
+
+
+class PairBatches(IterableDataset):
+    """Endless pair batches; the step / rank / worker layout of ``data.SyntheticShapesBatches``."""
+
+    def __init__(
+        self,
+        data: DataConfig,
+        batch_size: int,
+        seed: int,
+        start_step: int = 0,
+        rank: int = 0,
+        world: int = 1,
+        num_steps: int | None = None,
+    ) -> None:
+        super().__init__()
+        self.data = data
+        self.batch_size = batch_size
+        self.seed = seed
+        self.start_step = start_step
+        self.rank = rank
+        self.world = world
+        self.num_steps = num_steps
+        self._source: PairSource | None = None
+
+    @property
+    def source(self) -> PairSource:
+        if self._source is None:
+            self._source = PairSource(self.data)
+        return self._source
+
+    def batch(self, step: int) -> dict[str, torch.Tensor]:
+        g = step * self.world + self.rank
+        b = self.batch_size
+        return collate([self.source.sample(self.seed, g * b + k) for k in range(b)])
+
+    def __iter__(self) -> Iterator[dict[str, torch.Tensor]]:
+        info = get_worker_info()
+        wid, n = (0, 1) if info is None else (info.id, info.num_workers)
+        step = self.start_step + wid
+        end = None if self.num_steps is None else self.start_step + self.num_steps
+        while end is None or step < end:
+            yield self.batch(step)
+            step += n
+
+
+def fixed_pair_set(data: DataConfig, size: int, seed: int, batch_size: int) -> list[dict[str, torch.Tensor]]:
+    """Held-out-seed validation pairs (``size`` of them, in batches)."""
+    src = PairSource(data)
+    out = []
+    for start in range(0, size, batch_size):
+        out.append(collate([src.sample(seed, i) for i in range(start, min(size, start + batch_size))]))
+    return out

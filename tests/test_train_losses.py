@@ -1,0 +1,124 @@
+"""Training losses against hand-worked values and float64 NumPy oracles."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from superpoint_rt.train.losses import (  # noqa: E402
+    cell_centers,
+    cell_valid_mask,
+    correspondence_mask,
+    descriptor_loss,
+    detector_loss,
+    points_to_labels,
+)
+
+
+def test_labels_hand_worked() -> None:
+    # 16x24 image -> 2x3 cells. (3.2, 2.6) rounds to (3, 3): cell (0,0), class 8*3+3 = 27.
+    # (9.4, 0.4) -> (9, 0): cell (0,1), class 1. (23.0, 15.0): cell (1,2), class 8*7+7 = 63.
+    # (24.2, 3.0) rounds outside -> dropped. (7.5, 8) rounds to (8, 8): cell (1,1), class 0.
+    pts = np.array([[3.2, 2.6], [9.4, 0.4], [23.0, 15.0], [24.6, 3.0], [7.5, 8.0]])
+    got = points_to_labels(pts, 16, 24, np.random.default_rng(0))
+    want = np.array([[27, 1, 64], [64, 0, 63]])
+    np.testing.assert_array_equal(got, want)
+
+
+def test_one_point_per_cell_random_tie_break() -> None:
+    pts = np.array([[1.0, 1.0], [6.0, 2.0]])  # both in cell (0,0): classes 9 and 22
+    seen = [int(points_to_labels(pts, 8, 8, np.random.default_rng(s))[0, 0]) for s in range(200)]
+    assert set(seen) == {9, 22}
+    assert 60 < seen.count(9) < 140  # ~uniform
+    empty = points_to_labels(np.zeros((0, 2)), 8, 16, np.random.default_rng(0))
+    np.testing.assert_array_equal(empty, [[64, 64]])
+    with pytest.raises(ValueError):
+        points_to_labels(pts, 10, 8, np.random.default_rng(0))
+
+
+def test_cell_valid_mask_needs_all_pixels() -> None:
+    v = np.ones((16, 16), bool)
+    v[15, 0] = False
+    np.testing.assert_array_equal(cell_valid_mask(v), [[True, True], [False, True]])
+
+
+def test_detector_loss_matches_float64_oracle() -> None:
+    g = torch.Generator().manual_seed(0)
+    logits = torch.randn(2, 65, 2, 3, generator=g)
+    labels = torch.randint(0, 65, (2, 2, 3), generator=g)
+    valid = torch.tensor([[[1, 0, 1], [1, 1, 1]], [[0, 0, 0], [1, 0, 1]]], dtype=torch.bool)
+    lg = logits.double().numpy()
+    ce = []
+    for b in range(2):
+        for i in range(2):
+            for j in range(3):
+                if valid[b, i, j]:
+                    z = lg[b, :, i, j]
+                    lse = np.log(np.exp(z - z.max()).sum()) + z.max()
+                    ce.append(lse - z[labels[b, i, j]])
+    np.testing.assert_allclose(float(detector_loss(logits, labels, valid)), np.mean(ce), rtol=1e-5)
+    np.testing.assert_allclose(
+        float(detector_loss(logits, labels)),
+        float(torch.nn.functional.cross_entropy(logits.double(), labels)),
+        rtol=1e-5,
+    )
+    with pytest.raises(ValueError):
+        detector_loss(logits[:, :64], labels)
+
+
+def test_cell_centers() -> None:
+    c = cell_centers(2, 3).numpy()
+    np.testing.assert_array_equal(c[0], [3.5, 3.5])
+    np.testing.assert_array_equal(c[1], [11.5, 3.5])  # row-major: (i=0, j=1)
+    np.testing.assert_array_equal(c[3], [3.5, 11.5])
+
+
+def test_correspondence_and_descriptor_loss_2x2_cells() -> None:
+    # 2x2 cells (16x16 image), H = translation by (+8, 0): source cell n=(i,j) lands exactly on
+    # target cell (i, j+1). Cells in row-major order: 0=(0,0) 1=(0,1) 2=(1,0) 3=(1,1).
+    h = torch.tensor([[[1.0, 0.0, 8.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]]], dtype=torch.float64)
+    s = correspondence_mask(h, 2, 2)[0].numpy()
+    want_s = np.zeros((4, 4))
+    want_s[0, 1] = 1  # (3.5,3.5)->(11.5,3.5)
+    want_s[2, 3] = 1  # (3.5,11.5)->(11.5,11.5); cell 1 -> (19.5, 3.5) is 8 px from cell 1: not < 8
+    np.testing.assert_array_equal(s, want_s)
+    # identity: neighbours 8 px away are not positives
+    np.testing.assert_array_equal(correspondence_mask(torch.eye(3)[None], 2, 2)[0].numpy(), np.eye(4))
+
+    # D = 2 descriptors (unit vectors at angles), target column 0 invalid (uncovered by the shift)
+    ang_s = np.array([0.0, 0.5, 1.0, 1.5])
+    ang_t = np.array([2.0, 0.3, 0.7, 1.2])
+    d = np.stack([np.cos(ang_s), np.sin(ang_s)])  # (2, 4)
+    dw = np.stack([np.cos(ang_t), np.sin(ang_t)])
+    valid = np.array([False, True, False, True])
+    total = 0.0
+    for n in range(4):
+        for m in range(4):
+            if not valid[m]:
+                continue
+            dot = float(d[:, n] @ dw[:, m])
+            if want_s[n, m]:
+                total += 250.0 * max(0.0, 1.0 - dot)
+            else:
+                total += max(0.0, dot - 0.2)
+    oracle = total / (4 * valid.sum())  # sum / (Hc*Wc)^2 / valid fraction
+    got = descriptor_loss(
+        torch.from_numpy(d).float().reshape(1, 2, 2, 2),
+        torch.from_numpy(dw).float().reshape(1, 2, 2, 2),
+        h,
+        torch.from_numpy(valid).reshape(1, 2, 2),
+    )
+    np.testing.assert_allclose(float(got), oracle, rtol=1e-5)
+
+
+def test_descriptor_loss_batch_mean_and_zero_for_perfect_descriptors() -> None:
+    # identity, one-hot descriptors per cell: positives dot 1 (no loss), negatives dot 0 < 0.2
+    d = torch.eye(4).reshape(1, 4, 2, 2)
+    h = torch.eye(3, dtype=torch.float64)[None]
+    assert float(descriptor_loss(d, d, h)) == 0.0
+    # batch of two: mean of the per-image losses
+    d2 = torch.ones(1, 4, 2, 2) / 2.0  # all dots = 1 -> negatives 0.8 each, 12 negatives of 16 pairs
+    both = descriptor_loss(torch.cat([d, d2]), torch.cat([d, d2]), torch.cat([h, h]))
+    np.testing.assert_allclose(float(both), (0.0 + 12 * 0.8 / 16) / 2, rtol=1e-6)
