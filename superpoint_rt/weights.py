@@ -32,6 +32,11 @@ from .network_spec import expected_state_dict_shapes
 PACKAGE_WEIGHTS_DIR = Path(__file__).resolve().parent / "data" / "weights"
 #: Our default weights (trained by superpoint_rt.train), shipped in the package once training has produced them.
 DEFAULT_WEIGHTS = PACKAGE_WEIGHTS_DIR / "superpoint_rt.npz"
+#: Named weights shipped in the package, usable as ``weights="<name>"``. Interim ones are not the default.
+PACKAGED_WEIGHTS: dict[str, Path] = {
+    "superpoint-rt": DEFAULT_WEIGHTS,
+    "magicpoint-interim": PACKAGE_WEIGHTS_DIR / "magicpoint_interim.npz",
+}
 
 ORIGINAL_WEIGHTS_URL = "https://github.com/magicleap/SuperPointPretrainedNetwork/raw/master/superpoint_v1.pth"
 #: Pinned SHA-256 of superpoint_v1.pth. None: not pinned in this release (see README); the download is then
@@ -198,7 +203,8 @@ def _load_onnx(path: Path) -> Weights:
 
 
 def load_weights(weights: str | os.PathLike[str] | Weights | None) -> Weights:
-    """Load weights from a path (original .pth, our .npz / .pth, or .onnx), or the package default.
+    """Load weights from a path (original .pth, our .npz / .pth, or .onnx), a packaged name
+    (:data:`PACKAGED_WEIGHTS`), ``"random"`` (tests only), or the package default (None).
 
     Raises:
         NoDefaultWeightsError: ``weights`` is None and no default weights are shipped yet.
@@ -219,6 +225,11 @@ def load_weights(weights: str | os.PathLike[str] | Weights | None) -> Weights:
     if isinstance(weights, str) and weights == "random":
         warnings.warn("superpoint_rt: using RANDOM weights (tests/benchmarks only)", stacklevel=3)
         return random_weights()
+    if isinstance(weights, str) and weights in PACKAGED_WEIGHTS:
+        packaged = PACKAGED_WEIGHTS[weights]
+        if not packaged.exists():
+            raise NoDefaultWeightsError(f"the packaged weights {weights!r} are not in this installation ({packaged})")
+        weights = packaged
     path = Path(weights)
     if not path.exists():
         raise FileNotFoundError(f"weights file not found: {path}")

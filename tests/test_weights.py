@@ -147,3 +147,14 @@ def test_download_checksum_mismatch(tmp_path):
     # structurally valid and no pinned hash: accepted, and the hash is recorded for next time
     assert download_original_weights(cache_dir=tmp_path, sha256=None).exists()
     assert (tmp_path / "superpoint_v1.pth.sha256").exists()
+
+
+def test_packaged_names(monkeypatch, tmp_path):
+    import superpoint_rt.weights as wmod
+
+    p = save_npz(random_weights(5), tmp_path / "interim.npz")
+    monkeypatch.setitem(wmod.PACKAGED_WEIGHTS, "magicpoint-interim", p)
+    assert load_weights("magicpoint-interim").fingerprint == random_weights(5).fingerprint
+    monkeypatch.setitem(wmod.PACKAGED_WEIGHTS, "magicpoint-interim", tmp_path / "absent.npz")
+    with pytest.raises(NoDefaultWeightsError, match="not in this installation"):
+        load_weights("magicpoint-interim")
