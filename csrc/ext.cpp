@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "detect/detect.h"
+#include "ext_cuda.h"
 #include "heatmap/heatmap.h"
 #include "nms/nms.h"
 #include "sample_descriptors/sample_descriptors.h"
@@ -290,4 +291,5 @@ PYBIND11_MODULE(_C, m) {
         py::arg("interpolation") = "bilinear", py::arg("convention") = "center",
         "coarse float32/float16 (C, Hc, Wc), keypoints float32 (N, 2) x,y -> (N, C) unit rows");
   m.def("build_info", &build_info, "dict: version, cuda, cuda_archs, sanitize, compiler");
+  register_cuda_ops(m);  // CPU grid twins of the CUDA kernels, and the GPU entry points when built
 }

@@ -12,7 +12,15 @@ from typing import Any
 from .types import Features
 
 __version__ = "0.1.0"
-__all__ = ["Features", "NoDefaultWeightsError", "SuperPoint", "WeightsError", "__version__", "load_weights"]
+__all__ = [
+    "BatchFeatures",
+    "Features",
+    "NoDefaultWeightsError",
+    "SuperPoint",
+    "WeightsError",
+    "__version__",
+    "load_weights",
+]
 
 
 def __getattr__(name: str) -> Any:
@@ -21,6 +29,10 @@ def __getattr__(name: str) -> Any:
         from .api import SuperPoint
 
         return SuperPoint
+    if name == "BatchFeatures":
+        from .batch import BatchFeatures
+
+        return BatchFeatures
     if name in ("load_weights", "WeightsError", "NoDefaultWeightsError"):
         from . import weights
 

@@ -86,9 +86,28 @@ class SuperPoint:
         self.max_keypoints = None if max_keypoints is None else int(max_keypoints)
         self.interpolation = interpolation
         self.convention = convention
-        self.engine: Engine = create_engine(
-            backend, self.weights, precision, device=device, num_threads=num_threads, int8_model=int8_model
-        )
+        self._gpu: Any = None
+        if backend == "tensorrt" or (device is not None and device.startswith("cuda")):
+            # the device-resident pipeline: upload, network, CUDA post-processing, one sync per call
+            from .gpu.pipeline import GpuPipeline
+
+            self._gpu = GpuPipeline(
+                self.weights,
+                backend=backend if backend in ("tensorrt", "torch") else "auto",
+                precision=precision or "fp16",
+                device=device or "cuda",
+                conf_threshold=self.conf_threshold,
+                nms_radius=self.nms_radius,
+                border=self.border,
+                max_keypoints=self.max_keypoints,
+                interpolation=self.interpolation,
+                convention=self.convention,
+            )
+            self.engine: Engine = self._gpu.engine
+        else:
+            self.engine = create_engine(
+                backend, self.weights, precision, device=device, num_threads=num_threads, int8_model=int8_model
+            )
         self._lock = threading.Lock()
 
     @property
@@ -121,6 +140,9 @@ class SuperPoint:
 
     def __call__(self, images: np.ndarray | Sequence[np.ndarray]) -> Features | list[Features]:
         """Detect and describe. One image -> Features; a list/batch -> list of Features."""
+        if self._gpu is not None:
+            with self._lock:
+                return self._gpu(images)  # type: ignore[no-any-return]
         items, is_batch = split_images(images)
         t0 = time.perf_counter()
         grays = [to_gray_float(im) for im in items]
@@ -172,6 +194,19 @@ class SuperPoint:
             logits, _ = self.engine.run(pad_to_multiple(gray)[None, None])
             heat = ops.heatmap(logits[0])
         return np.ascontiguousarray(heat[:h, :w])
+
+    def batch(self, images: np.ndarray | Sequence[np.ndarray]) -> Any:
+        """Images of one size -> :class:`~superpoint_rt.batch.BatchFeatures` (fixed-K padded arrays + counts).
+
+        On a GPU this comes straight from the kernels' output layout; on the CPU it is built from the list.
+        """
+        from .batch import BatchFeatures
+
+        if self._gpu is not None:
+            with self._lock:
+                return self._gpu.batch(images)
+        feats = self(images)
+        return BatchFeatures.from_list(feats if isinstance(feats, list) else [feats])
 
     def stream(self, source: Any, **kwargs: Any) -> Any:
         """Iterate (frame_index, frame, Features) over a video file, camera, URL or image folder.

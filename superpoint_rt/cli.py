@@ -27,7 +27,7 @@ def engine_options() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(add_help=False)
     g = p.add_argument_group("SuperPoint")
     g.add_argument("--weights", default=None, help="weights file (.pth original, .npz/.pth ours, .onnx); default: ours")
-    g.add_argument("--backend", default="auto", help="auto | openvino | onnxruntime | torch (default: auto)")
+    g.add_argument("--backend", default="auto", help="auto | openvino | onnxruntime | torch | tensorrt (default: auto)")
     g.add_argument("--precision", default=None, help="fp32 | bf16 | fp16 | int8 (default: fastest accurate)")
     g.add_argument("--device", default=None, help="cpu | cuda[:N] (torch backend)")
     g.add_argument("--threads", type=int, default=None, help="CPU threads for the engine")
@@ -222,6 +222,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--min-shape", default="1x240x320", help="TensorRT profile min BxHxW")
     p.add_argument("--opt-shape", default="1x480x640", help="TensorRT profile opt BxHxW")
     p.add_argument("--max-shape", default="8x720x1280", help="TensorRT profile max BxHxW")
+    p.add_argument("--precision", default="fp16", help="TensorRT precision: fp16 (default) or fp32")
+    p.add_argument("--engine-cache", default=None, help="TensorRT engine cache folder")
     p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("info", help="what is installed: extension build, backends, CPU BF16, CUDA, weights")

@@ -5,9 +5,11 @@
 | "openvino"    | CPU    | bf16*, fp32, fp16, int8| openvino             |
 | "onnxruntime" | CPU    | fp32                   | onnxruntime          |
 | "torch"       | CPU    | fp32, bf16*            | torch                |
-| "torch"       | CUDA   | fp32, fp16             | torch with CUDA      |
+| "torch"       | CUDA   | fp16, fp32, bf16       | torch with CUDA      |
+| "tensorrt"    | CUDA   | fp16, fp32             | tensorrt + torch     |
 
-(*) native BF16 needs AMX or AVX512-BF16. "auto" picks openvino, then onnxruntime, then torch.
+(*) native BF16 needs AMX or AVX512-BF16. "auto" picks openvino, then onnxruntime, then torch on the CPU;
+on a CUDA device, tensorrt when installed, else torch (CUDA graphs).
 """
 
 from __future__ import annotations
@@ -16,9 +18,10 @@ from ..weights import Weights
 from .base import BackendUnavailableError, Engine, check_network_input
 from .onnxruntime_engine import ONNXRuntimeEngine, onnxruntime_available
 from .openvino_engine import OpenVINOEngine, cpu_supports_bf16, openvino_available
+from .tensorrt_engine import tensorrt_available
 from .torch_engine import TorchEngine, cuda_available, torch_available
 
-BACKENDS = ("auto", "openvino", "onnxruntime", "torch")
+BACKENDS = ("auto", "openvino", "onnxruntime", "torch", "tensorrt")
 PRECISIONS = ("fp32", "bf16", "fp16", "int8")
 
 __all__ = [
@@ -36,6 +39,7 @@ __all__ = [
     "cuda_available",
     "default_precision",
     "resolve_backend",
+    "tensorrt_available",
 ]
 
 
@@ -48,6 +52,8 @@ def available_backends() -> list[str]:
         out.append("onnxruntime")
     if torch_available():
         out.append("torch")
+    if tensorrt_available() and cuda_available():
+        out.append("tensorrt")
     return out
 
 
@@ -58,7 +64,7 @@ def resolve_backend(backend: str, weights: Weights, device: str | None = None) -
     if backend != "auto":
         return backend
     if device is not None and device.startswith("cuda"):
-        return "torch"
+        return "tensorrt" if tensorrt_available() else "torch"
     avail = available_backends()
     if weights.state_dict is None:  # ONNX weights: torch cannot run them
         avail = [b for b in avail if b != "torch"]
@@ -71,7 +77,7 @@ def default_precision(backend: str, device: str | None = None) -> str:
     """The fastest precision that keeps accuracy: BF16 on CPUs with native BF16 under OpenVINO, FP16 on CUDA."""
     if backend == "openvino":
         return "bf16" if cpu_supports_bf16() else "fp32"
-    if backend == "torch" and device is not None and device.startswith("cuda"):
+    if backend == "tensorrt" or (backend == "torch" and device is not None and device.startswith("cuda")):
         return "fp16"
     return "fp32"
 
@@ -90,10 +96,18 @@ def create_engine(
         precision = default_precision(backend, device)
     if precision not in PRECISIONS:
         raise ValueError(f"unknown precision {precision!r}; choose one of {list(PRECISIONS)}")
-    if device is not None and device.startswith("cuda") and backend != "torch":
+    if device is not None and device.startswith("cuda") and backend not in ("torch", "tensorrt"):
         raise BackendUnavailableError(f"backend {backend!r} runs on the CPU; use backend='torch' for device={device!r}")
     if backend == "openvino":
         return OpenVINOEngine(weights, precision, num_threads=num_threads, model_path=int8_model)
     if backend == "onnxruntime":
         return ONNXRuntimeEngine(weights, precision, num_threads=num_threads)
+    if backend == "tensorrt":
+        from .tensorrt_engine import TensorRTEngine
+
+        return TensorRTEngine(weights, precision, device or "cuda")
+    if device is not None and device.startswith("cuda"):
+        from .torch_cuda import TorchCUDAEngine
+
+        return TorchCUDAEngine(weights, precision, device)
     return TorchEngine(weights, precision, device=device or "cpu", num_threads=num_threads)
