@@ -82,3 +82,24 @@ def test_shards_written_resumed_and_loaded(tmp_path: Path) -> None:
     n = len(calls)
     run_adaptation(src, tmp_path / "out", fn, cfg, size=(48, 64), shard_size=2, progress=False)
     assert len(calls) == n  # everything skipped
+
+
+def test_engine_heatmap_equals_torch_heatmap():
+    """The engine-backed heatmap_fn (ONNX Runtime FP32, C++ heatmap) equals the PyTorch one (BN folded)."""
+    import torch
+
+    from superpoint_rt.network import SuperPointNet
+    from superpoint_rt.train.adaptation import EngineHeatmap, TorchHeatmap
+
+    torch.manual_seed(0)
+    net = SuperPointNet(batch_norm=True)
+    for m in net.modules():
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.running_mean.uniform_(-0.2, 0.2)
+            m.running_var.uniform_(0.5, 1.5)
+    sd = net.state_dict()
+    batch = np.random.default_rng(0).random((3, 1, 48, 64), dtype=np.float32)
+    a = TorchHeatmap(sd, precision="fp32")(batch)
+    b = EngineHeatmap(sd, backend="onnxruntime", precision="fp32")(batch)
+    assert a.shape == b.shape == (3, 48, 64)
+    np.testing.assert_allclose(a, b, atol=1e-4)

@@ -142,6 +142,36 @@ class TorchHeatmap:
         return logits_to_heatmap(logits).float().cpu().numpy()
 
 
+class EngineHeatmap:
+    """``heatmap_fn`` backed by an inference engine (default OpenVINO, BF16 where the CPU has it): the fastest way
+    to run the ~100 warps per image of Homographic Adaptation on a CPU.
+
+    Args:
+        state_dict: network weights (batch-norm keys are folded).
+        backend, precision, num_threads: as :func:`superpoint_rt.backends.create_engine`.
+    """
+
+    def __init__(
+        self,
+        state_dict: dict,
+        backend: str = "openvino",
+        precision: str | None = None,
+        num_threads: int | None = None,
+    ) -> None:
+        from superpoint_rt.backends import create_engine
+        from superpoint_rt.network import fold_batch_norm
+        from superpoint_rt.weights import Weights, check_state_dict
+
+        plain = check_state_dict(fold_batch_norm(state_dict), "adaptation weights")
+        self.engine = create_engine(backend, Weights(plain, source="adaptation"), precision, num_threads=num_threads)
+
+    def __call__(self, batch: np.ndarray) -> np.ndarray:
+        from superpoint_rt import ops
+
+        logits, _ = self.engine.run(np.ascontiguousarray(batch, dtype=np.float32))
+        return np.asarray(ops.heatmap(np.ascontiguousarray(logits)))
+
+
 def load_image(path: str | Path, size: tuple[int, int]) -> np.ndarray:
     """Grey image resized to cover ``size = (H, W)`` (aspect kept), centre-cropped; float32 [0, 1]."""
     img = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
@@ -241,7 +271,12 @@ def run_adaptation_cli(args: argparse.Namespace) -> int:
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    fn = TorchHeatmap(load_net_state(args.weights), precision=args.precision)
+    engine = getattr(args, "engine", "torch")
+    fn: HeatmapFn
+    if engine == "torch":
+        fn = TorchHeatmap(load_net_state(args.weights), precision=args.precision)
+    else:
+        fn = EngineHeatmap(load_net_state(args.weights), engine, args.precision, args.threads or None)
     cfg = AdaptationConfig(
         num_homographies=args.num_homographies,
         batch_size=args.batch_size,

@@ -93,6 +93,12 @@ def _add_commands(sub: Any) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--precision", choices=("fp32", "bf16"), default="bf16")
     p.add_argument("--threads", type=int, default=0)
+    p.add_argument(
+        "--engine",
+        choices=("torch", "openvino", "onnxruntime"),
+        default="openvino",
+        help="what runs the warps: openvino (default, BF16 where the CPU has it), onnxruntime, torch",
+    )
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=_cmd_adapt)
 
