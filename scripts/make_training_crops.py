@@ -1,0 +1,69 @@
+"""Cut many crops at several scales from the training photos (data/PHOTOS.md, split "train") for Homographic
+Adaptation and the SuperPoint stage. Deterministic by seed; the crops are derived data (not committed):
+
+    apt-get install gnome-backgrounds mate-backgrounds plasma-workspace-wallpapers ukui-wallpapers
+    python scripts/make_training_crops.py --out train_data/crops --per-photo 60 [--include-rendered]
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import cv2
+import numpy as np
+from tqdm import tqdm
+
+from superpoint_rt.eval.photos import list_photos
+
+
+def crops_of(image: np.ndarray, n: int, size: tuple[int, int], rng: np.random.Generator) -> list[np.ndarray]:
+    """``n`` random crops with the aspect of ``size`` (H, W), covering 15%..100% of the shorter side, resized to
+    ``size``; low-texture crops (gradient energy below a floor) are redrawn a few times, then kept anyway."""
+    h, w = size
+    ih, iw = image.shape[:2]
+    out = []
+    for _ in range(n):
+        for _attempt in range(5):
+            frac = rng.uniform(0.15, 1.0)
+            ch = int(min(ih, iw * h / w) * frac)
+            cw = int(ch * w / h)
+            ch, cw = max(ch, 16), max(cw, 16)
+            y = int(rng.integers(0, ih - ch + 1))
+            x = int(rng.integers(0, iw - cw + 1))
+            crop = cv2.resize(image[y : y + ch, x : x + cw], (w, h), interpolation=cv2.INTER_AREA)
+            gx = cv2.Sobel(crop, cv2.CV_32F, 1, 0)
+            gy = cv2.Sobel(crop, cv2.CV_32F, 0, 1)
+            if float(np.mean(gx * gx + gy * gy)) > 200.0:
+                break
+        out.append(crop)
+    return out
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--per-photo", type=int, default=60)
+    ap.add_argument("--size", type=int, nargs=2, default=(240, 320), metavar=("H", "W"))
+    ap.add_argument("--include-rendered", action="store_true", help="also the rendered wallpapers")
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args()
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    photos = list_photos("train", include_rendered=args.include_rendered)
+    rng = np.random.default_rng(args.seed)
+    n = 0
+    for i, p in enumerate(tqdm(photos, desc="photos")):
+        img = cv2.imread(str(p), cv2.IMREAD_GRAYSCALE)
+        if img is None:
+            raise ValueError(f"cannot read {p}")
+        for j, c in enumerate(crops_of(img, args.per_photo, tuple(args.size), rng)):
+            cv2.imwrite(str(out / f"{i:03d}_{j:03d}.jpg"), c, [cv2.IMWRITE_JPEG_QUALITY, 95])
+            n += 1
+    (out / "SOURCES.txt").write_text("\n".join(str(p) for p in photos) + "\n")
+    print(f"wrote {n} crops from {len(photos)} photos to {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
