@@ -35,6 +35,7 @@ def _run_train(args: argparse.Namespace, stage: str) -> int:
     if args.init_weights:
         cfg.init_weights = args.init_weights
     trainer = Trainer(cfg, args.run_dir, args.resume, args.max_steps, args.time_limit, not args.no_progress)
+    trainer.install_stop_handlers()  # `kill -TERM <pid>`: checkpoint + export, then exit
     trainer.run()
     return 0
 

@@ -196,6 +196,8 @@ class Trainer:
         self.run_dir = Path(run_dir)
         self.max_steps = config.max_steps if max_steps is None else max_steps
         self.time_limit_s = None if time_limit_min is None else 60.0 * time_limit_min
+        #: set by SIGTERM / SIGUSR1 (see :meth:`install_stop_handlers`): stop at the next step with a checkpoint
+        self.stop_requested = False
         self.progress = progress
         self.rank, self.world, local = _dist_info()
         self.distributed = self.world > 1
@@ -463,7 +465,7 @@ class Trainer:
                         self.run_dir / "val_log.csv", {"step": self.step, **{k: f"{v:.6f}" for k, v in m.items()}}
                     )
                     print(f"\n[train] step {self.step} validation {m}", flush=True)
-                timed_out = self.time_limit_s is not None and elapsed >= self.time_limit_s
+                timed_out = self.stop_requested or (self.time_limit_s is not None and elapsed >= self.time_limit_s)
                 stop = self.step >= self.max_steps or self._agree(timed_out)
                 if self.step % c.checkpoint_every == 0 or stop:
                     self.checkpoint(self.elapsed_before + elapsed)
@@ -483,6 +485,17 @@ class Trainer:
             dist.barrier()
             dist.destroy_process_group()
         return self.step
+
+    def install_stop_handlers(self) -> None:
+        """SIGTERM and SIGUSR1 end the run cleanly: checkpoint + export at the next step (for chunked runs)."""
+        import signal
+
+        def _request(signum: int, frame: Any) -> None:
+            print(f"\n[train] signal {signum}: stopping after this step with a checkpoint", flush=True)
+            self.stop_requested = True
+
+        for sig in (signal.SIGTERM, signal.SIGUSR1):
+            signal.signal(sig, _request)
 
     def _agree(self, flag: bool) -> bool:
         """Every process stops at the same step: rank 0's time decides."""
