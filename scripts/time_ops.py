@@ -13,9 +13,9 @@ Cases:
                weights (PyTorch, CPU), thresholds picked to give ~2,000 and ~10,000 candidates
                (trained weights give ~10,000 at conf_threshold=0.015).
 
-Per op: the median over --repeat calls of the wall time (time.perf_counter) and of the CPU time of
-the whole process (time.process_time: every thread, so the ops' worker thread counts too). The
-machine may be shared: medians, many repetitions. Threads: SUPERPOINT_RT_NUM_THREADS (set by
+Per op: the median (and the minimum) over --repeat calls of the wall time (time.perf_counter) and
+of the CPU time of the whole process (time.process_time: every thread, so the ops' worker thread
+counts too). The machine may be shared: many repetitions, medians and minima. Threads: SUPERPOINT_RT_NUM_THREADS (set by
 --threads before the first op runs; default min(2, CPUs)).
 """
 
@@ -72,7 +72,7 @@ def astronaut_outputs(h: int = 480, w: int = 640) -> tuple[np.ndarray, np.ndarra
 
 
 def measure(fn: Callable[[], Any], repeat: int) -> dict[str, float]:
-    """Median wall and process-CPU milliseconds per call (after one warm-up call)."""
+    """Median (and minimum) wall and process-CPU milliseconds per call, after one warm-up call."""
     fn()
     wall, cpu = [], []
     for _ in range(repeat):
@@ -80,7 +80,12 @@ def measure(fn: Callable[[], Any], repeat: int) -> dict[str, float]:
         fn()
         wall.append(time.perf_counter() - t0)
         cpu.append(time.process_time() - c0)
-    return {"wall_ms": 1e3 * statistics.median(wall), "cpu_ms": 1e3 * statistics.median(cpu)}
+    return {
+        "wall_ms": 1e3 * statistics.median(wall),
+        "wall_min_ms": 1e3 * min(wall),
+        "cpu_ms": 1e3 * statistics.median(cpu),
+        "cpu_min_ms": 1e3 * min(cpu),
+    }
 
 
 def time_case(
@@ -132,7 +137,10 @@ def print_case(r: dict[str, Any]) -> None:
         f"{r['keypoints']} keypoints"
     )
     for op, t in r["ops"].items():
-        print(f"  {op:<24} wall {t['wall_ms']:8.3f} ms   cpu (all threads) {t['cpu_ms']:8.3f} ms")
+        print(
+            f"  {op:<24} wall {t['wall_ms']:8.3f} ms (min {t['wall_min_ms']:7.3f})   "
+            f"cpu, all threads {t['cpu_ms']:8.3f} ms (min {t['cpu_min_ms']:7.3f})"
+        )
     for interp, s in r["speedup_vs_demo_style"].items():
         print(f"  speedup of the total ({interp}) vs reference_demo_style: {s:.1f}x (wall)")
 
