@@ -36,6 +36,7 @@ DEFAULT_WEIGHTS = PACKAGE_WEIGHTS_DIR / "superpoint_rt.npz"
 PACKAGED_WEIGHTS: dict[str, Path] = {
     "superpoint-rt": DEFAULT_WEIGHTS,
     "magicpoint-interim": PACKAGE_WEIGHTS_DIR / "magicpoint_interim.npz",
+    "superpoint-interim": PACKAGE_WEIGHTS_DIR / "superpoint_interim.npz",
 }
 
 ORIGINAL_WEIGHTS_URL = "https://github.com/magicleap/SuperPointPretrainedNetwork/raw/master/superpoint_v1.pth"
