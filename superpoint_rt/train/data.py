@@ -66,12 +66,12 @@ def collate(samples: list[dict[str, np.ndarray]]) -> dict[str, torch.Tensor]:
     return {k: torch.from_numpy(np.stack([s[k] for s in samples])) for k in samples[0]}
 
 
-class SyntheticShapesBatches(IterableDataset):
-    """Endless Synthetic Shapes batches. Global batch ``g`` holds samples ``g*B .. g*B+B-1``.
+class StepBatches(IterableDataset):
+    """Endless batches laid out by step. Global batch ``g`` holds samples ``g*B .. g*B+B-1``.
 
     Step ``s`` of process ``rank`` (of ``world``) gets global batch ``s*world + rank``; DataLoader
     worker ``w`` of ``n`` produces the steps ``start_step + w + k*n`` (the DataLoader returns workers'
-    batches round-robin, so steps arrive in order).
+    batches round-robin, so steps arrive in order). Subclasses define :meth:`sample`.
     """
 
     def __init__(
@@ -92,12 +92,15 @@ class SyntheticShapesBatches(IterableDataset):
         self.rank = rank
         self.world = world
         self.num_steps = num_steps
-        self.shapes = shapes_config(data)
+
+    def sample(self, index: int) -> dict[str, np.ndarray]:
+        """Sample number ``index`` of the endless sequence (deterministic by ``seed`` and ``index``)."""
+        raise NotImplementedError
 
     def batch(self, step: int) -> dict[str, torch.Tensor]:
         g = step * self.world + self.rank
         b = self.batch_size
-        return collate([synthetic_sample(self.data, self.seed, g * b + k, self.shapes) for k in range(b)])
+        return collate([self.sample(g * b + k) for k in range(b)])
 
     def __iter__(self) -> Iterator[dict[str, torch.Tensor]]:
         info = get_worker_info()
@@ -107,6 +110,18 @@ class SyntheticShapesBatches(IterableDataset):
         while end is None or step < end:
             yield self.batch(step)
             step += n
+
+
+class SyntheticShapesBatches(StepBatches):
+    """Endless Synthetic Shapes batches, laid out as :class:`StepBatches`."""
+
+    def __init__(self, data: DataConfig, batch_size: int, seed: int, start_step: int = 0, rank: int = 0,
+                 world: int = 1, num_steps: int | None = None) -> None:  # fmt: skip
+        super().__init__(data, batch_size, seed, start_step, rank, world, num_steps)
+        self.shapes = shapes_config(data)
+
+    def sample(self, index: int) -> dict[str, np.ndarray]:
+        return synthetic_sample(self.data, self.seed, index, self.shapes)
 
 
 def _worker_init(_worker_id: int) -> None:

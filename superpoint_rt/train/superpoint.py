@@ -12,18 +12,16 @@ keep ``image_dir`` images out of it yourself if that matters).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import torch
-from torch.utils.data import IterableDataset, get_worker_info
 
 from superpoint_rt.geometry import points_inside, sample_homography, warp_image, warp_points
 from superpoint_rt.train.adaptation import load_image, load_labels
 from superpoint_rt.train.augment import photometric_augment, valid_mask_after_warp
 from superpoint_rt.train.config import DataConfig
-from superpoint_rt.train.data import collate, keypoint_map
+from superpoint_rt.train.data import StepBatches, collate, keypoint_map
 from superpoint_rt.train.losses import cell_valid_mask, points_to_labels
 
 
@@ -84,27 +82,12 @@ def make_pair(image: np.ndarray, points: np.ndarray, rng: np.random.Generator, d
     }
 
 
-class PairBatches(IterableDataset):
-    """Endless pair batches; the step / rank / worker layout of ``data.SyntheticShapesBatches``."""
+class PairBatches(StepBatches):
+    """Endless pair batches, laid out as :class:`~superpoint_rt.train.data.StepBatches`."""
 
-    def __init__(
-        self,
-        data: DataConfig,
-        batch_size: int,
-        seed: int,
-        start_step: int = 0,
-        rank: int = 0,
-        world: int = 1,
-        num_steps: int | None = None,
-    ) -> None:
-        super().__init__()
-        self.data = data
-        self.batch_size = batch_size
-        self.seed = seed
-        self.start_step = start_step
-        self.rank = rank
-        self.world = world
-        self.num_steps = num_steps
+    def __init__(self, data: DataConfig, batch_size: int, seed: int, start_step: int = 0, rank: int = 0,
+                 world: int = 1, num_steps: int | None = None) -> None:  # fmt: skip
+        super().__init__(data, batch_size, seed, start_step, rank, world, num_steps)
         self._source: PairSource | None = None
 
     @property
@@ -113,19 +96,8 @@ class PairBatches(IterableDataset):
             self._source = PairSource(self.data)
         return self._source
 
-    def batch(self, step: int) -> dict[str, torch.Tensor]:
-        g = step * self.world + self.rank
-        b = self.batch_size
-        return collate([self.source.sample(self.seed, g * b + k) for k in range(b)])
-
-    def __iter__(self) -> Iterator[dict[str, torch.Tensor]]:
-        info = get_worker_info()
-        wid, n = (0, 1) if info is None else (info.id, info.num_workers)
-        step = self.start_step + wid
-        end = None if self.num_steps is None else self.start_step + self.num_steps
-        while end is None or step < end:
-            yield self.batch(step)
-            step += n
+    def sample(self, index: int) -> dict[str, np.ndarray]:
+        return self.source.sample(self.seed, index)
 
 
 def fixed_pair_set(data: DataConfig, size: int, seed: int, batch_size: int) -> list[dict[str, torch.Tensor]]:
