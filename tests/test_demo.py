@@ -177,11 +177,11 @@ def test_demo_cli_end_to_end_random_weights(tmp_path, capsys) -> None:
     assert len(frames) == 8 and frames[0].shape == (H, W, 3)
 
 
-def test_demo_cli_without_weights_exits_2(capsys) -> None:
+def test_demo_cli_without_weights_exits_2(tmp_path, monkeypatch, capsys) -> None:
+    """A package built without its weights file (e.g. a trimmed wheel): a clean error, exit 2."""
     from superpoint_rt import weights
 
-    if weights.DEFAULT_WEIGHTS.exists():
-        pytest.skip("default weights ship now: the no-weights error no longer applies")
+    monkeypatch.setattr(weights, "DEFAULT_WEIGHTS", tmp_path / "none.npz")
     args = _demo_parser().parse_args(["demo", "--no-progress"])
     assert args.func(args) == 2
     err = capsys.readouterr().err

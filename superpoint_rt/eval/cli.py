@@ -2,6 +2,7 @@
 
     superpoint-rt eval DATA_DIR [--method superpoint orb sift ...] [--json OUT] [--plots DIR]
     superpoint-rt eval make-benchmark PHOTO... OUT [--heldout] [--size 480x640] [--seed 0]
+    superpoint-rt eval synthetic [--method superpoint fast harris shi] [--images 300] [--noisy] [--json OUT]
 
 ``DATA_DIR`` is an HPatches-format folder, or ``bundled`` for the benchmark shipped in the package.
 Sizes are written HEIGHTxWIDTH.
@@ -41,7 +42,8 @@ def register(subparsers: Any) -> None:
         "targets",
         nargs="+",
         metavar="TARGET",
-        help="DATA_DIR (an HPatches-format folder; 'bundled': the packaged benchmark), or: make-benchmark PHOTO... OUT",
+        help="DATA_DIR (an HPatches-format folder; 'bundled': the packaged benchmark), or: make-benchmark PHOTO... OUT,"
+        " or: synthetic (detector metrics on held-out Synthetic Shapes)",
     )
     g = p.add_argument_group("evaluation")
     g.add_argument("--method", nargs="+", choices=METHODS, default=["superpoint"], help="methods to evaluate")
@@ -61,6 +63,10 @@ def register(subparsers: Any) -> None:
     s.add_argument("--precision", help="fp32, fp16, bf16 or int8")
     s.add_argument("--conf-threshold", type=float, help="detection threshold")
     s.add_argument("--nms-radius", type=int, help="NMS radius in pixels")
+    y = p.add_argument_group("synthetic")
+    y.add_argument("--images", type=int, default=300, help="held-out Synthetic Shapes images (300)")
+    y.add_argument("--noisy", action="store_true", help="photometric noise on the images (the paper's noisy column)")
+    y.add_argument("--eps", type=float, default=3.0, help="correct-detection distance in pixels (3)")
     b = p.add_argument_group("make-benchmark")
     b.add_argument("--heldout", action="store_true", help="add the held-out photos (data/PHOTOS.md)")
     b.add_argument("--size", type=_size, default=(480, 640), help="image size (480x640)")
@@ -105,10 +111,59 @@ def _method(name: str, args: argparse.Namespace) -> Any:
     return get_method(name, **{k: v for k, v in kw.items() if v is not None})
 
 
+def _synthetic(args: argparse.Namespace) -> int:
+    import json
+
+    from superpoint_rt.eval.synthetic import evaluate_synthetic, synthetic_benchmark, synthetic_table
+
+    if len(args.targets) != 1:
+        print(f"eval synthetic: takes no other target, got {args.targets[1:]}", file=sys.stderr)
+        return 2
+    if args.images < 1:
+        print(f"eval synthetic: --images must be >= 1, got {args.images}", file=sys.stderr)
+        return 2
+    samples = synthetic_benchmark(args.images, noise=args.noisy)
+    results = []
+    for name in args.method:
+        if name in ("orb", "sift"):
+            print(f"eval synthetic: skipping {name} (a descriptor method; use fast, harris, shi)", file=sys.stderr)
+            continue
+        operating = None
+        if name == "superpoint":
+            # the full candidate list for AP; the operating point is the usual threshold
+            operating = 0.015 if args.conf_threshold is None else args.conf_threshold
+            low = argparse.Namespace(**{**vars(args), "conf_threshold": min(operating, 1e-3)})
+            method = _method(name, low)
+            method.name = f"superpoint ({args.weights or 'default weights'})"
+        else:
+            method = _method(name, args)
+        results.append(
+            evaluate_synthetic(
+                method,
+                samples,
+                args.eps,
+                operating_threshold=operating,
+                noise=args.noisy,
+                progress=not args.no_progress,
+            )
+        )
+    table = synthetic_table(results)
+    print(table, end="")
+    if args.markdown:
+        args.markdown.parent.mkdir(parents=True, exist_ok=True)
+        args.markdown.write_text(table)
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps([r.to_dict() for r in results], indent=1) + "\n")
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
     """Entry point of ``eval`` (returns the exit status)."""
     if args.targets[0] == "make-benchmark":
         return _make_benchmark(args)
+    if args.targets[0] == "synthetic":
+        return _synthetic(args)
     from superpoint_rt.eval.runner import BUNDLED_BENCHMARK, EvalConfig, evaluate, markdown_table, write_json
 
     if len(args.targets) != 1:

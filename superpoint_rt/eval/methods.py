@@ -191,7 +191,8 @@ class SuperPointMethod:
         feats = self.model(check_image(image))
         kp = np.asarray(feats.keypoints, dtype=np.float32).reshape(-1, 2)
         scores = np.asarray(feats.scores, dtype=np.float32).reshape(-1)
-        desc = np.asarray(feats.descriptors, dtype=np.float32).reshape(len(kp), -1)
+        desc = np.asarray(feats.descriptors, dtype=np.float32)
+        desc = desc.reshape(len(kp), desc.shape[-1] if desc.ndim == 2 else 256)  # (0, D) when nothing is found
         return _sorted_top_k(kp, scores, desc, self.max_keypoints)
 
 
