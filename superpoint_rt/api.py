@@ -41,7 +41,8 @@ class SuperPoint:
     interpolation  "bilinear"   descriptor sampling: "bilinear" | "bicubic"
     convention     None         "center" | "magicleap" | "superglue"; None = what the weights record
     num_threads    None         CPU threads for the engine
-    int8_model     None         OpenVINO IR of a quantised model for precision="int8"
+    int8_model     None         OpenVINO IR of a quantised model for precision="int8" (None: the IR shipped
+                                beside packaged weights, if any); checked against the weights' fingerprint
     ============== ============ ==========================================================================
 
     Calling it: ``sp(image) -> Features``; ``sp([img, ...])`` or ``sp(array (B,H,W[,C]))`` -> list of Features
@@ -105,6 +106,14 @@ class SuperPoint:
             )
             self.engine: Engine = self._gpu.engine
         else:
+            if precision == "int8":
+                from .quantize import check_int8_model, packaged_int8_model
+
+                if int8_model is None:
+                    found = packaged_int8_model(self.weights)
+                    int8_model = None if found is None else str(found)
+                else:
+                    check_int8_model(int8_model, self.weights)
             self.engine = create_engine(
                 backend, self.weights, precision, device=device, num_threads=num_threads, int8_model=int8_model
             )

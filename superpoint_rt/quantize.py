@@ -3,13 +3,16 @@
 ``superpoint-rt quantize --weights W --calib DIR_OR_GLOB --output sp_int8.xml`` writes an OpenVINO IR whose
 convolutions run in INT8 (FakeQuantize nodes), input shape dynamic; use it with
 ``SuperPoint(weights=W, backend="openvino", precision="int8", int8_model="sp_int8.xml")``.
-Calibrate on photos kept out of every benchmark you report.
+Calibrate on photos kept out of every benchmark you report. A JSON sidecar (``sp_int8.json``) records the
+weights' fingerprint, so an IR used with other weights raises instead of silently running the wrong network.
+Packaged weights may ship their IR as ``<name>_int8.xml``: ``precision="int8"`` then needs no ``int8_model``.
 """
 
 from __future__ import annotations
 
 import argparse
 import glob
+import json
 import os
 from pathlib import Path
 from typing import Any
@@ -18,7 +21,7 @@ import cv2
 import numpy as np
 
 from .preprocess import pad_to_multiple, to_gray_float
-from .weights import Weights, load_weights
+from .weights import PACKAGE_WEIGHTS_DIR, Weights, WeightsError, load_weights
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".webp", ".tif", ".tiff")
 
@@ -80,17 +83,83 @@ def quantize_openvino(weights: Weights, calibration: list[np.ndarray], output: s
         subset_size=len(calibration),
         fast_bias_correction=fast_bias_correction,
         model_type=None,
+        # the descriptor normalisation stays in float: a FakeQuantize on the clamped norm rounds the 1e-12 floor
+        # to 0, so a flat region (a black frame) gave 0/0 = NaN descriptors, and it costs precision everywhere
+        ignored_scope=nncf.IgnoredScope(types=["ReduceL2", "Maximum", "Divide"]),
     )
     qmodel.reshape({qmodel.inputs[0].any_name: [-1, 1, -1, -1]})
     out = Path(output)
     out.parent.mkdir(parents=True, exist_ok=True)
     ov.save_model(qmodel, str(out), compress_to_fp16=False)
+    int8_sidecar(out).write_text(
+        json.dumps(
+            {
+                "weights_fingerprint": weights.fingerprint,
+                "weights_source": Path(weights.source).name if weights.source else "",
+                "calibration_inputs": len(calibration),
+                "calibration_shape": list(calibration[0].shape),
+                "nncf": getattr(nncf, "__version__", "?"),
+                "openvino": ov.get_version(),
+            },
+            indent=1,
+        )
+        + "\n"
+    )
     return out
+
+
+def int8_sidecar(model_path: str | os.PathLike[str]) -> Path:
+    """The JSON written beside a quantised IR: which weights (fingerprint) and calibration made it."""
+    return Path(model_path).with_suffix(".json")
+
+
+def check_int8_model(model_path: str | os.PathLike[str], weights: Weights) -> Path:
+    """Raise :class:`WeightsError` when the IR is missing or was quantised from other weights.
+
+    The check needs the sidecar JSON (:func:`int8_sidecar`); an IR without one is accepted as is.
+    """
+    path = Path(model_path)
+    if not path.is_file() or not path.with_suffix(".bin").is_file():
+        raise WeightsError(f"INT8 model not found: {path} (and its .bin); create one with `superpoint-rt quantize`")
+    side = int8_sidecar(path)
+    if side.is_file():
+        try:
+            recorded = json.loads(side.read_text()).get("weights_fingerprint")
+        except (json.JSONDecodeError, AttributeError) as e:
+            raise WeightsError(f"corrupt INT8 model metadata {side}: {e}") from e
+        if recorded and weights.state_dict is not None and recorded != weights.fingerprint:
+            raise WeightsError(
+                f"INT8 model {path} was quantised from other weights (fingerprint {recorded}, these weights "
+                f"{weights.fingerprint}); re-run `superpoint-rt quantize` for them"
+            )
+    return path
+
+
+def packaged_int8_model(weights: Weights) -> Path | None:
+    """The INT8 IR shipped beside packaged weights (``<name>_int8.xml``), if any, checked against them."""
+    if not weights.source:
+        return None
+    src = Path(weights.source).resolve()
+    if src.parent != PACKAGE_WEIGHTS_DIR.resolve():
+        return None
+    model = src.with_name(src.stem + "_int8.xml")
+    return check_int8_model(model, weights) if model.is_file() else None
+
+
+def calibration_files(spec: str, max_images: int) -> list[Path]:
+    """``"train-photos"`` (the training split of data/PHOTOS.md, never in a benchmark) or a folder / glob."""
+    if spec == "train-photos":
+        from .eval.photos import list_photos
+
+        files = list_photos("train")
+    else:
+        files = collect_images(spec)
+    return files[:max_images]
 
 
 def cmd_quantize(args: argparse.Namespace) -> int:
     weights = load_weights(args.weights)
-    files = collect_images(args.calib)[: args.max_images]
+    files = calibration_files(args.calib, args.max_images)
     h, w = (int(v) for v in args.size.lower().split("x"))
     calib = calibration_batches(files, (h, w), args.crops)
     out = quantize_openvino(weights, calib, args.output)
@@ -101,7 +170,12 @@ def cmd_quantize(args: argparse.Namespace) -> int:
 def register(subparsers: Any) -> None:
     p = subparsers.add_parser("quantize", help="INT8 post-training quantisation (OpenVINO + NNCF) on real photos")
     p.add_argument("--weights", default=None, help="weights file (default: ours)")
-    p.add_argument("--calib", required=True, help="folder or glob of calibration photos (keep them out of benchmarks)")
+    p.add_argument(
+        "--calib",
+        required=True,
+        help="folder or glob of calibration photos (keep them out of benchmarks), or 'train-photos': the training "
+        "split of data/PHOTOS.md",
+    )
     p.add_argument("--output", required=True, help="output OpenVINO IR path (.xml)")
     p.add_argument("--size", default="480x640", help="calibration input HxW (default 480x640)")
     p.add_argument("--crops", type=int, default=4, help="random crops per photo (default 4)")

@@ -61,6 +61,8 @@ def register(subparsers: Any) -> None:
     s.add_argument("--weights", help="weights file (default: the packaged weights)")
     s.add_argument("--backend", help="engine, e.g. openvino, onnxruntime, torch, tensorrt")
     s.add_argument("--precision", help="fp32, fp16, bf16 or int8")
+    s.add_argument("--name", help="row label for superpoint (default: superpoint[backend,precision])")
+    s.add_argument("--int8-model", help="quantised OpenVINO IR for --precision int8 (superpoint-rt quantize)")
     s.add_argument("--conf-threshold", type=float, help="detection threshold")
     s.add_argument("--nms-radius", type=int, help="NMS radius in pixels")
     y = p.add_argument_group("synthetic")
@@ -107,6 +109,8 @@ def _method(name: str, args: argparse.Namespace) -> Any:
         precision=args.precision,
         conf_threshold=args.conf_threshold,
         nms_radius=args.nms_radius,
+        int8_model=args.int8_model,
+        name=args.name,
     )
     return get_method(name, **{k: v for k, v in kw.items() if v is not None})
 
@@ -134,7 +138,7 @@ def _synthetic(args: argparse.Namespace) -> int:
             operating = 0.015 if args.conf_threshold is None else args.conf_threshold
             low = argparse.Namespace(**{**vars(args), "conf_threshold": min(operating, 1e-3)})
             method = _method(name, low)
-            method.name = f"superpoint ({args.weights or 'default weights'})"
+            method.name = args.name or f"superpoint ({args.weights or 'default weights'})"
         else:
             method = _method(name, args)
         results.append(
