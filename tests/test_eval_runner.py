@@ -223,3 +223,12 @@ def test_real_superpoint_api_smoke(bench: Path) -> None:
         warnings.simplefilter("ignore")  # "random weights" warning
         r = evaluate(bench, m, cfg, progress=False)
     assert len(r.pairs) == 5 and r.has_descriptors
+
+
+def test_cli_superpoint_row_label(bench: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    argv = [str(bench), "--method", "superpoint", "--weights", "random", "--name", "mine-fp32", "--kinds", "i"]
+    argv += ["--max-sequences", "1", "--rep-size", "96x128", "--desc-size", "96x128", "--no-progress"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "random weights" warning
+        assert cli_main(argv) == 0
+    assert "| mine-fp32 | i | 5 |" in capsys.readouterr().out

@@ -110,9 +110,11 @@ def _method(name: str, args: argparse.Namespace) -> Any:
         conf_threshold=args.conf_threshold,
         nms_radius=args.nms_radius,
         int8_model=args.int8_model,
-        name=args.name,
     )
-    return get_method(name, **{k: v for k, v in kw.items() if v is not None})
+    method = get_method(name, **{k: v for k, v in kw.items() if v is not None})
+    if getattr(args, "name", None):
+        method.name = args.name
+    return method
 
 
 def _synthetic(args: argparse.Namespace) -> int:

@@ -1,0 +1,71 @@
+"""Turn a SuperPoint-stage training run into packaged weights: batch norm folded, our ``.npz`` (with its card
+metadata), the ONNX export beside it, and the INT8 OpenVINO IR calibrated on the training photos.
+
+    python scripts/release_weights.py --run-dir train_runs/superpoint --name superpoint-rt \\
+        --out superpoint_rt/data/weights/superpoint_rt.npz [--onnx OUT.onnx] [--no-int8]
+
+Needs the train extra (torch) and, for INT8, nncf plus the training photos (data/PHOTOS.md, apt packages).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+from pathlib import Path
+
+import torch
+
+from superpoint_rt.quantize import calibration_batches, calibration_files, quantize_openvino
+from superpoint_rt.train.trainer import export_weights
+from superpoint_rt.weights import load_weights, save_npz
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--run-dir", type=Path, required=True, help="a `superpoint-rt train superpoint` run")
+    ap.add_argument("--checkpoint", type=Path, help="default: RUN_DIR/checkpoints/last.pt")
+    ap.add_argument("--name", required=True, help="the weights' name in their metadata")
+    ap.add_argument("--note", default="", help="one line for the metadata")
+    ap.add_argument("--out", type=Path, required=True, help="output .npz")
+    ap.add_argument("--onnx", type=Path, help="also write the FP32 ONNX export here")
+    ap.add_argument("--no-int8", action="store_true", help="skip the INT8 IR (<out stem>_int8.xml)")
+    ap.add_argument("--calib", default="train-photos", help="INT8 calibration photos (default: train-photos)")
+    args = ap.parse_args()
+
+    ckpt = args.checkpoint or args.run_dir / "checkpoints" / "last.pt"
+    state = torch.load(ckpt, map_location="cpu", weights_only=False)
+    with tempfile.TemporaryDirectory() as tmp:
+        pth = export_weights(
+            state["model"], Path(tmp) / "weights.pth", {"stage": state.get("stage"), "step": state.get("step")}
+        )
+        w = load_weights(pth)
+    w.meta.update(
+        {
+            "name": args.name,
+            "stage": state.get("stage"),
+            "step": int(state.get("step", 0)),
+            "train_hours": round(float(state.get("elapsed_s", 0.0)) / 3600.0, 2),
+            "licence": "MIT (superpoint_rt)",
+            "note": args.note,
+        }
+    )
+    out = save_npz(w, args.out)
+    print(f"wrote {out} (step {w.meta['step']}, fingerprint {w.fingerprint})")
+    w = load_weights(out)  # what users load
+    if args.onnx:
+        from superpoint_rt.export import build_onnx
+
+        args.onnx.parent.mkdir(parents=True, exist_ok=True)
+        args.onnx.write_bytes(build_onnx(w).SerializeToString())
+        print(f"wrote {args.onnx}")
+    if not args.no_int8:
+        files = calibration_files(args.calib, 100)
+        ir = quantize_openvino(w, calibration_batches(files, (480, 640), 4), out.with_name(out.stem + "_int8.xml"))
+        print(f"wrote {ir} (calibrated on {len(files)} photos x 4 crops)")
+    print(json.dumps(w.meta, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
