@@ -9,6 +9,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from ._blas import single_threaded_blas
+
 
 def _check_desc(name: str, d: np.ndarray) -> np.ndarray:
     if not isinstance(d, np.ndarray):
@@ -38,7 +40,9 @@ def mutual_nn_match(desc_a: np.ndarray, desc_b: np.ndarray, max_distance: float 
         raise ValueError(f"descriptor dimensions differ: {a.shape[1]} vs {b.shape[1]}")
     if len(a) == 0 or len(b) == 0:
         return np.zeros((0, 2), np.int64)
-    d2 = (a * a).sum(1)[:, None] + (b * b).sum(1)[None, :] - 2.0 * (a @ b.T)
+    with single_threaded_blas():
+        ab = a @ b.T
+    d2 = (a * a).sum(1)[:, None] + (b * b).sum(1)[None, :] - 2.0 * ab
     dist = np.sqrt(np.maximum(d2, 0.0))
     nn_ab = dist.argmin(axis=1)
     nn_ba = dist.argmin(axis=0)

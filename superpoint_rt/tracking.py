@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ._blas import single_threaded_blas
 from .types import Features
 
 __all__ = ["PointTracker", "Tracks", "mutual_nn"]
@@ -39,7 +40,8 @@ def mutual_nn(desc_a: np.ndarray, desc_b: np.ndarray, max_distance: float = 0.7)
         raise ValueError(f"descriptors must be (N,D) and (M,D) with the same D, got {a.shape} and {b.shape}")
     if len(a) == 0 or len(b) == 0:
         return np.zeros((0, 2), np.int64)
-    sim = a @ b.T
+    with single_threaded_blas():  # see superpoint_rt._blas: spinning BLAS threads slow the engine down
+        sim = a @ b.T
     nn_ab = np.argmax(sim, axis=1)
     nn_ba = np.argmax(sim, axis=0)
     i = np.arange(len(a))
