@@ -174,3 +174,13 @@ def test_mutual_nn_equals_the_distance_matrix_definition() -> None:
     assert mutual_nn(np.zeros((0, 8), np.float32), np.ones((3, 8), np.float32)).shape == (0, 2)
     with pytest.raises(ValueError):
         mutual_nn(np.zeros((2, 8), np.float32), np.zeros((2, 9), np.float32))
+
+
+def test_similarity_runs_on_one_blas_thread() -> None:
+    """Spinning BLAS threads would steal the engine's cores in a stream loop (superpoint_rt._blas)."""
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    from superpoint_rt._blas import single_threaded_blas
+
+    with single_threaded_blas():
+        inside = [i["num_threads"] for i in threadpoolctl.threadpool_info() if i["user_api"] == "blas"]
+    assert all(n == 1 for n in inside)
