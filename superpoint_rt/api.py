@@ -13,6 +13,7 @@ import numpy as np
 from . import ops
 from .backends import Engine, create_engine
 from .preprocess import pad_to_multiple, split_images, to_gray_float
+from .subpixel import refine_subpixel
 from .types import Features
 from .weights import Weights, load_weights
 
@@ -39,6 +40,8 @@ class SuperPoint:
     border         4            drop points closer than this to the image border (after NMS)
     max_keypoints  None         keep the top-k by score (None: all)
     interpolation  "bilinear"   descriptor sampling: "bilinear" | "bicubic"
+    subpixel       False        refine keypoints to the vertex of the heatmap's local quadratic fit
+                                (superpoint_rt.subpixel; descriptors are sampled at the refined points)
     convention     None         "center" | "magicleap" | "superglue"; None = what the weights record
     num_threads    None         CPU threads for the engine
     int8_model     None         OpenVINO IR of a quantised model for precision="int8" (None: the IR shipped
@@ -63,6 +66,7 @@ class SuperPoint:
         border: int = 4,
         max_keypoints: int | None = None,
         interpolation: str = "bilinear",
+        subpixel: bool = False,
         convention: str | None = None,
         num_threads: int | None = None,
         int8_model: str | None = None,
@@ -86,9 +90,12 @@ class SuperPoint:
         self.border = int(border)
         self.max_keypoints = None if max_keypoints is None else int(max_keypoints)
         self.interpolation = interpolation
+        self.subpixel = bool(subpixel)
         self.convention = convention
         self._gpu: Any = None
         if backend == "tensorrt" or (device is not None and device.startswith("cuda")):
+            if self.subpixel:
+                raise ValueError("subpixel=True runs on the CPU path only (not yet in the CUDA post-processing)")
             # the device-resident pipeline: upload, network, CUDA post-processing, one sync per call
             from .gpu.pipeline import GpuPipeline
 
@@ -138,6 +145,7 @@ class SuperPoint:
             "border": self.border,
             "max_keypoints": self.max_keypoints,
             "interpolation": self.interpolation,
+            "subpixel": self.subpixel,
             "convention": self.convention,
         }
 
@@ -192,6 +200,8 @@ class SuperPoint:
             border=self.border,
             max_keypoints=self.max_keypoints,
         )
+        if self.subpixel and len(kpts):
+            kpts = refine_subpixel(heat, kpts)
         desc = ops.sample_descriptors(coarse, kpts, interpolation=self.interpolation, convention=self.convention)
         return Features(kpts, scores, desc, (h, w))
 

@@ -63,6 +63,7 @@ def register(subparsers: Any) -> None:
     s.add_argument("--precision", help="fp32, fp16, bf16 or int8")
     s.add_argument("--name", help="row label for superpoint (default: superpoint[backend,precision])")
     s.add_argument("--int8-model", help="quantised OpenVINO IR for --precision int8 (superpoint-rt quantize)")
+    s.add_argument("--subpixel", action="store_true", help="sub-pixel keypoint refinement (SuperPoint(subpixel=True))")
     s.add_argument("--conf-threshold", type=float, help="detection threshold")
     s.add_argument("--nms-radius", type=int, help="NMS radius in pixels")
     y = p.add_argument_group("synthetic")
@@ -110,6 +111,7 @@ def _method(name: str, args: argparse.Namespace) -> Any:
         conf_threshold=args.conf_threshold,
         nms_radius=args.nms_radius,
         int8_model=args.int8_model,
+        subpixel=True if getattr(args, "subpixel", False) else None,
     )
     method = get_method(name, **{k: v for k, v in kw.items() if v is not None})
     if getattr(args, "name", None):

@@ -1,0 +1,67 @@
+"""Sub-pixel refinement (superpoint_rt.subpixel): exact on parabolic peaks, bounded, and wired into the API."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+
+from superpoint_rt.subpixel import refine_subpixel
+
+
+def _paraboloid(h: int, w: int, cx: float, cy: float) -> np.ndarray:
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float64)
+    return (1.0 - 0.01 * ((xx - cx) ** 2 + (yy - cy) ** 2)).astype(np.float32)
+
+
+@pytest.mark.parametrize(("cx", "cy"), [(10.3, 7.8), (5.0, 5.0), (12.49, 3.6)])
+def test_recovers_paraboloid_peak(cx: float, cy: float) -> None:
+    heat = _paraboloid(16, 20, cx, cy)
+    kp = np.array([[round(cx), round(cy)]], np.float32)
+    out = refine_subpixel(heat, kp)
+    np.testing.assert_allclose(out, [[cx, cy]], atol=1e-4)
+
+
+def test_bounded_and_borders() -> None:
+    heat = np.zeros((8, 8), np.float32)
+    heat[4, 4] = 1.0
+    heat[4, 5] = 1.0  # a plateau to the right: the fit vertex is at +0.5
+    heat[0, 3], heat[0, 2], heat[0, 4] = 1.0, 0.5, 0.2  # top row: no y neighbour above
+    heat[6, 6] = 0.3  # flat surroundings except this pixel... concave both ways
+    kp = np.array([[4, 4], [3, 0], [6, 6], [1, 6]], np.float32)
+    out = refine_subpixel(heat, kp)
+    assert out[0, 0] == pytest.approx(4.5) and out[0, 1] == pytest.approx(4.0)
+    # x: (0.5 - 0.2) / (2 * (0.5 - 2 + 0.2)) = -0.1154; y: row -1 is outside -> 0
+    assert out[1, 0] == pytest.approx(3.0 + 0.3 / (2 * -1.3)) and out[1, 1] == pytest.approx(0.0)
+    np.testing.assert_allclose(out[2], [6.0, 6.0])  # symmetric peak stays
+    np.testing.assert_allclose(out[3], [1.0, 6.0])  # all zero around: not concave, no move
+    assert np.all(np.abs(out - kp) <= 0.5)
+    assert refine_subpixel(heat, np.zeros((0, 2), np.float32)).shape == (0, 2)
+
+
+def test_bad_input() -> None:
+    heat = np.zeros((8, 8), np.float32)
+    with pytest.raises(ValueError, match="heatmap"):
+        refine_subpixel(heat[0], np.zeros((1, 2), np.float32))
+    with pytest.raises(ValueError, match=r"\(N, 2\)"):
+        refine_subpixel(heat, np.zeros((3,), np.float32))
+    with pytest.raises(ValueError, match="inside"):
+        refine_subpixel(heat, np.array([[8, 0]], np.float32))
+
+
+def test_api_subpixel_moves_points_within_half_a_pixel() -> None:
+    from superpoint_rt import SuperPoint
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        img = (np.random.default_rng(0).random((64, 80)) * 255).astype(np.uint8)
+        a = SuperPoint("random", backend="onnxruntime", conf_threshold=0.0, max_keypoints=50)(img)
+        b = SuperPoint("random", backend="onnxruntime", conf_threshold=0.0, max_keypoints=50, subpixel=True)(img)
+    assert len(a) == len(b) > 0
+    assert np.all(np.abs(b.keypoints - a.keypoints) <= 0.5)
+    assert np.any(b.keypoints != np.rint(b.keypoints))
+    np.testing.assert_allclose(np.linalg.norm(b.descriptors, axis=1), 1.0, atol=1e-5)
+    with pytest.raises(ValueError, match="CPU path"), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        SuperPoint("random", backend="tensorrt", subpixel=True)
