@@ -37,6 +37,8 @@ def engine_options() -> argparse.ArgumentParser:
     g.add_argument("--max-keypoints", type=int, default=None)
     g.add_argument("--interpolation", default="bilinear", choices=["bilinear", "bicubic"])
     g.add_argument("--convention", default=None, choices=["center", "magicleap", "superglue"])
+    g.add_argument("--subpixel", action="store_true", help="sub-pixel keypoint refinement (CPU path)")
+    g.add_argument("--int8-model", default=None, help="quantised OpenVINO IR for --precision int8")
     return p
 
 
@@ -56,6 +58,8 @@ def build_superpoint(args: argparse.Namespace) -> Any:
         interpolation=args.interpolation,
         convention=args.convention,
         num_threads=args.threads,
+        subpixel=getattr(args, "subpixel", False),
+        int8_model=getattr(args, "int8_model", None),
     )
 
 
