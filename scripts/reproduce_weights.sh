@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# How the packaged default weights (superpoint_rt/data/weights/superpoint_rt.npz) were made, stage by stage.
+# Every stage resumes (--resume) and stops cleanly (--time-limit MIN, SIGTERM/SIGUSR1); our run went in chunks
+# on 2 CPU cores across sessions (see the weights card in README.md). Needs `pip install -e '.[train,eval]'` and
+# the training photos (data/PHOTOS.md):
+#   apt-get install plasma-workspace-wallpapers mate-backgrounds gnome-backgrounds ukui-wallpapers
+set -euo pipefail
+SP_STEPS=${SP_STEPS:-3000}   # the SuperPoint-stage step the release was exported at (see the card)
+
+# 1. MagicPoint on Synthetic Shapes: 3000 steps x 32 images, 120x160, Adam 1e-3, BF16 autocast
+superpoint-rt train magicpoint --config configs/magicpoint.yaml --run-dir train_runs/magicpoint --max-steps 3000
+
+# 2. Homographic Adaptation of 960 crops (15 per photo, training split + rendered wallpapers), 20 warps each
+python scripts/make_training_crops.py --out train_data/crops15 --per-photo 15 --include-rendered --seed 1
+superpoint-rt train adapt --weights train_runs/magicpoint/checkpoints/last.pt --images train_data/crops15 \
+    --out train_runs/adapt_crops --num-homographies 20
+
+# 3. SuperPoint stage, 240x320, Adam 1e-4, initialised from MagicPoint:
+#    steps 0-939 at batch 2 with the paper's descriptor weight 1e-4 (the interim run),
+superpoint-rt train superpoint --config configs/superpoint_interim.yaml --run-dir train_runs/superpoint --max-steps 939
+#    steps 939-1083 at batch 8, still 1e-4,
+sed 's/^lambda_loss: .*/lambda_loss: 0.0001/' configs/superpoint_release.yaml > /tmp/superpoint_release_1e-4.yaml
+superpoint-rt train superpoint --config /tmp/superpoint_release_1e-4.yaml --run-dir train_runs/superpoint --resume \
+    --max-steps 1083
+#    then descriptor weight 1.0 (configs/superpoint_release.yaml) up to the release step.
+superpoint-rt train superpoint --config configs/superpoint_release.yaml --run-dir train_runs/superpoint --resume \
+    --max-steps "$SP_STEPS"
+
+# 4. Package: batch norm folded -> .npz (+ ONNX), INT8 IR calibrated on the training photos
+python scripts/release_weights.py --run-dir train_runs/superpoint --name superpoint-rt \
+    --out superpoint_rt/data/weights/superpoint_rt.npz --onnx superpoint_rt/data/weights/superpoint_rt.onnx
+
+# 5. The card's numbers
+superpoint-rt eval bundled --method superpoint orb sift --precision fp32 --json bench/results/eval_superpoint_rt_fp32.json
+superpoint-rt eval bundled --method superpoint --precision bf16 --json bench/results/eval_superpoint_rt_bf16.json
+superpoint-rt eval bundled --method superpoint --precision int8 --json bench/results/eval_superpoint_rt_int8.json
+superpoint-rt demo --output demo.mp4
