@@ -158,3 +158,25 @@ def test_packaged_names(monkeypatch, tmp_path):
     monkeypatch.setitem(wmod.PACKAGED_WEIGHTS, "magicpoint-interim", tmp_path / "absent.npz")
     with pytest.raises(NoDefaultWeightsError, match="not in this installation"):
         load_weights("magicpoint-interim")
+
+
+def test_shipped_default_files_agree() -> None:
+    """The default .npz, its ONNX export and its INT8 IR describe one network (fingerprints, outputs)."""
+    import json
+
+    import onnxruntime as ort
+
+    from superpoint_rt.export import build_onnx
+    from superpoint_rt.weights import DEFAULT_WEIGHTS
+
+    if not DEFAULT_WEIGHTS.exists():
+        pytest.skip("this installation ships no default weights")
+    w = load_weights(None)
+    assert w.meta["name"] == "superpoint-rt" and w.meta["stage"] == "superpoint"
+    side = json.loads(DEFAULT_WEIGHTS.with_name("superpoint_rt_int8.json").read_text())
+    assert side["weights_fingerprint"] == w.fingerprint
+    x = np.random.default_rng(0).random((1, 1, 64, 80), dtype=np.float32)
+    shipped = ort.InferenceSession(str(DEFAULT_WEIGHTS.with_suffix(".onnx")), providers=["CPUExecutionProvider"])
+    built = ort.InferenceSession(build_onnx(w).SerializeToString(), providers=["CPUExecutionProvider"])
+    for a, b in zip(shipped.run(None, {"image": x}), built.run(None, {"image": x}), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
