@@ -113,14 +113,6 @@ class SuperPoint:
             )
             self.engine: Engine = self._gpu.engine
         else:
-            if precision == "int8":
-                from .quantize import check_int8_model, packaged_int8_model
-
-                if int8_model is None:
-                    found = packaged_int8_model(self.weights)
-                    int8_model = None if found is None else str(found)
-                else:
-                    check_int8_model(int8_model, self.weights)
             self.engine = create_engine(
                 backend, self.weights, precision, device=device, num_threads=num_threads, int8_model=int8_model
             )

@@ -99,6 +99,12 @@ def create_engine(
     if device is not None and device.startswith("cuda") and backend not in ("torch", "tensorrt"):
         raise BackendUnavailableError(f"backend {backend!r} runs on the CPU; use backend='torch' for device={device!r}")
     if backend == "openvino":
+        if precision == "int8":
+            # the IR given (checked against the weights' fingerprint), else the one shipped beside packaged weights
+            from ..quantize import check_int8_model, packaged_int8_model
+
+            found = packaged_int8_model(weights) if int8_model is None else check_int8_model(int8_model, weights)
+            int8_model = None if found is None else str(found)
         return OpenVINOEngine(weights, precision, num_threads=num_threads, model_path=int8_model)
     if backend == "onnxruntime":
         return ONNXRuntimeEngine(weights, precision, num_threads=num_threads)

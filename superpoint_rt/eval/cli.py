@@ -101,6 +101,14 @@ def _make_benchmark(args: argparse.Namespace) -> int:
     return 0
 
 
+def _write_markdown(table: str, path: Path | None) -> None:
+    """Print the table and, with ``--markdown PATH``, write it there."""
+    print(table, end="")
+    if path:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(table)
+
+
 def _method(name: str, args: argparse.Namespace) -> Any:
     if name != "superpoint":
         return get_method(name)
@@ -156,10 +164,7 @@ def _synthetic(args: argparse.Namespace) -> int:
             )
         )
     table = synthetic_table(results)
-    print(table, end="")
-    if args.markdown:
-        args.markdown.parent.mkdir(parents=True, exist_ok=True)
-        args.markdown.write_text(table)
+    _write_markdown(table, args.markdown)
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps([r.to_dict() for r in results], indent=1) + "\n")
@@ -188,10 +193,7 @@ def run(args: argparse.Namespace) -> int:
     )
     results = [evaluate(data, _method(m, args), cfg, progress=not args.no_progress) for m in args.method]
     table = markdown_table(results)
-    print(table, end="")
-    if args.markdown:
-        args.markdown.parent.mkdir(parents=True, exist_ok=True)
-        args.markdown.write_text(table)
+    _write_markdown(table, args.markdown)
     if args.json:
         write_json(results, args.json)
     if args.plots:

@@ -192,7 +192,7 @@ class SuperPointMethod:
         kp = np.asarray(feats.keypoints, dtype=np.float32).reshape(-1, 2)
         scores = np.asarray(feats.scores, dtype=np.float32).reshape(-1)
         desc = np.asarray(feats.descriptors, dtype=np.float32)
-        desc = desc.reshape(len(kp), desc.shape[-1] if desc.ndim == 2 else 256)  # (0, D) when nothing is found
+        desc = desc.reshape(len(kp), desc.shape[-1])  # (0, D) when nothing is found ((0, -1) is ambiguous)
         return _sorted_top_k(kp, scores, desc, self.max_keypoints)
 
 

@@ -114,6 +114,12 @@ def average_precision(correct: np.ndarray, scores: np.ndarray, num_truth: int) -
     return float((precision * c).sum() / num_truth)
 
 
+def _at_operating_point(scores: np.ndarray, threshold: float | None) -> np.ndarray:
+    """(N,) bool: detections with score >= ``threshold`` (all of them when None)."""
+    sc = np.asarray(scores)
+    return np.ones(len(sc), bool) if threshold is None else sc >= threshold
+
+
 @dataclass
 class SyntheticResult:
     """Detector metrics of one method on the held-out synthetic set (see the module docstring)."""
@@ -154,7 +160,7 @@ def evaluate_synthetic(
     """
     all_correct, all_scores, prims = [], [], []
     n_truth = 0
-    tp = nd = 0
+    tp = 0
     reps, errs, counts = [], [], []
     for s in tqdm(samples, desc=f"synthetic {method.name}", disable=not progress, leave=False):
         kp, sc, _ = method(s.image)
@@ -163,18 +169,18 @@ def evaluate_synthetic(
         all_scores.append(np.asarray(sc, np.float64))
         prims.append(s.primitive)
         n_truth += len(s.points)
-        keep = np.ones(len(sc), bool) if operating_threshold is None else np.asarray(sc) >= operating_threshold
+        keep = _at_operating_point(sc, operating_threshold)
         tp += int(ok[keep].sum())
-        nd += int(keep.sum())
         counts.append(int(keep.sum()))
         kp2, sc2, _ = method(s.warped)
-        keep2 = np.ones(len(sc2), bool) if operating_threshold is None else np.asarray(sc2) >= operating_threshold
+        keep2 = _at_operating_point(sc2, operating_threshold)
         shape = s.image.shape[:2]
         r = repeatability(kp[keep], kp2[keep2], s.homography, shape, shape, eps, sc[keep], sc2[keep2], top_k)
         if not np.isnan(r.repeatability):
             reps.append(r.repeatability)
         if not np.isnan(r.localization_error):
             errs.append(r.localization_error)
+    nd = sum(counts)
     correct, scores = np.concatenate(all_correct), np.concatenate(all_scores)
     per_prim: dict[str, float] = {}
     for p in sorted(set(prims)):
@@ -194,7 +200,7 @@ def evaluate_synthetic(
         recall=tp / n_truth if n_truth else float("nan"),
         repeatability=float(np.mean(reps)) if reps else float("nan"),
         localization_error=float(np.mean(errs)) if errs else float("nan"),
-        mean_detections=float(np.mean(counts)) if counts else 0.0,
+        mean_detections=nd / len(counts) if counts else 0.0,
         per_primitive_map=per_prim,
     )
 
