@@ -2,7 +2,8 @@
 Adaptation and the SuperPoint stage. Deterministic by seed; the crops are derived data (not committed):
 
     apt-get install gnome-backgrounds mate-backgrounds plasma-workspace-wallpapers ukui-wallpapers
-    python scripts/make_training_crops.py --out train_data/crops --per-photo 60 [--include-rendered]
+    apt-get install lomiri-wallpapers-16.04
+    python scripts/make_training_crops.py --out train_data/crops --per-photo 60 [--include-rendered [--per-rendered 20]]
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from superpoint_rt.eval.photos import list_photos
+from superpoint_rt.eval.photos import LOMIRI_1604_PHOTOS, list_photos
 
 
 def crops_of(image: np.ndarray, n: int, size: tuple[int, int], rng: np.random.Generator) -> list[np.ndarray]:
@@ -46,18 +47,35 @@ def main() -> int:
     ap.add_argument("--per-photo", type=int, default=60)
     ap.add_argument("--size", type=int, nargs=2, default=(240, 320), metavar=("H", "W"))
     ap.add_argument("--include-rendered", action="store_true", help="also the rendered wallpapers")
+    ap.add_argument(
+        "--per-rendered", type=int, default=None, help="crops per rendered wallpaper (default: --per-photo)"
+    )
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument(
+        "--v1-sources",
+        action="store_true",
+        help="the training photos of the first release (before lomiri-wallpapers-16.04 joined the split)",
+    )
     args = ap.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     photos = list_photos("train", include_rendered=args.include_rendered)
+    real = list_photos("train")  # list_photos puts the photographs first, then the rendered art
+    if args.v1_sources:
+        photos = [p for p in photos if p.name not in LOMIRI_1604_PHOTOS]
+        real = [p for p in real if p.name not in LOMIRI_1604_PHOTOS]
+    n_real = len(real)
+    per_rendered = args.per_photo if args.per_rendered is None else args.per_rendered
+    if args.per_photo < 1 or per_rendered < 0:
+        raise ValueError("--per-photo must be >= 1 and --per-rendered >= 0")
     rng = np.random.default_rng(args.seed)
     n = 0
     for i, p in enumerate(tqdm(photos, desc="photos")):
         img = cv2.imread(str(p), cv2.IMREAD_GRAYSCALE)
         if img is None:
             raise ValueError(f"cannot read {p}")
-        for j, c in enumerate(crops_of(img, args.per_photo, tuple(args.size), rng)):
+        count = args.per_photo if i < n_real else per_rendered
+        for j, c in enumerate(crops_of(img, count, tuple(args.size), rng)):
             cv2.imwrite(str(out / f"{i:03d}_{j:03d}.jpg"), c, [cv2.IMWRITE_JPEG_QUALITY, 95])
             n += 1
     (out / "SOURCES.txt").write_text("\n".join(str(p) for p in photos) + "\n")

@@ -3,15 +3,16 @@
 # Every stage resumes (--resume) and stops cleanly (--time-limit MIN, SIGTERM/SIGUSR1); our run went in chunks
 # on 2 CPU cores across sessions (see the weights card in README.md). Needs `pip install -e '.[train,eval]'` and
 # the training photos (data/PHOTOS.md):
-#   apt-get install plasma-workspace-wallpapers mate-backgrounds gnome-backgrounds ukui-wallpapers
+#   apt-get install plasma-workspace-wallpapers mate-backgrounds gnome-backgrounds ukui-wallpapers lomiri-wallpapers-16.04
 set -euo pipefail
-SP_STEPS=${SP_STEPS:-3000}   # the SuperPoint-stage step the release was exported at (see the card)
+SP_STEPS=${SP_STEPS:-3000}         # end of SuperPoint phase 1 (first release)
+SP_STEPS_V2=${SP_STEPS_V2:-3000}   # the SuperPoint-stage step the current release was exported at (see the card)
 
 # 1. MagicPoint on Synthetic Shapes: 3000 steps x 32 images, 120x160, Adam 1e-3, BF16 autocast
 superpoint-rt train magicpoint --config configs/magicpoint.yaml --run-dir train_runs/magicpoint --max-steps 3000
 
 # 2. Homographic Adaptation of 960 crops (15 per photo, training split + rendered wallpapers), 20 warps each
-python scripts/make_training_crops.py --out train_data/crops15 --per-photo 15 --include-rendered --seed 1
+python scripts/make_training_crops.py --out train_data/crops15 --per-photo 15 --include-rendered --seed 1 --v1-sources
 superpoint-rt train adapt --weights train_runs/magicpoint/checkpoints/last.pt --images train_data/crops15 \
     --out train_runs/adapt_crops --num-homographies 20
 
@@ -25,6 +26,15 @@ superpoint-rt train superpoint --config /tmp/superpoint_release_1e-4.yaml --run-
 #    then descriptor weight 1.0 (configs/superpoint_release.yaml) up to the release step.
 superpoint-rt train superpoint --config configs/superpoint_release.yaml --run-dir train_runs/superpoint --resume \
     --max-steps "$SP_STEPS"
+
+# 3b. Phase 2 (the paper's iteration): more photos (lomiri-wallpapers-16.04 joined the training split), new crops,
+#     Homographic Adaptation with 60 warps and the step-3000 SuperPoint as the labeller, then resume training.
+cp train_runs/superpoint/checkpoints/last.pt train_runs/superpoint/checkpoints/step_0003000.pt
+python scripts/make_training_crops.py --out train_data/crops_v2 --per-photo 24 --include-rendered --per-rendered 8 --seed 2
+superpoint-rt train adapt --weights train_runs/superpoint/checkpoints/step_0003000.pt --images train_data/crops_v2 \
+    --out train_runs/adapt_v2 --num-homographies 60
+superpoint-rt train superpoint --config configs/superpoint_release_v2.yaml --run-dir train_runs/superpoint --resume \
+    --max-steps "$SP_STEPS_V2"
 
 # 4. Package: batch norm folded -> .npz (+ ONNX), INT8 IR calibrated on the training photos
 python scripts/release_weights.py --run-dir train_runs/superpoint --name superpoint-rt \

@@ -9,8 +9,8 @@ The split (never mix them):
 
 * ``"heldout"`` -- evaluation only: the scikit-image photographs, matplotlib's ``grace_hopper.jpg`` and
   the one photograph of ``lomiri-wallpapers-20.04`` (``Kleiber_by_Lukas_Baubkus.jpg``).
-* ``"train"`` -- training / Homographic Adaptation: the photographs of ``plasma-workspace-wallpapers``
-  and the ``nature`` set of ``mate-backgrounds``.
+* ``"train"`` -- training / Homographic Adaptation: the photographs of ``plasma-workspace-wallpapers``,
+  the ``nature`` set of ``mate-backgrounds`` and the photographs of ``lomiri-wallpapers-16.04``.
 """
 
 from __future__ import annotations
@@ -101,6 +101,24 @@ SKIMAGE_PHOTOS = (
 )
 MATPLOTLIB_PHOTOS = ("grace_hopper.jpg",)
 LOMIRI_PHOTOS = ("Kleiber_by_Lukas_Baubkus.jpg",)
+# lomiri-wallpapers-16.04 (Ubuntu community photos, CC-BY-4.0 / CC-BY-SA-4.0 / CC0; train split).
+# Not used: umang_by_Abhishek_Mudgal.jpg (a rendered gradient).
+LOMIRI_1604_PHOTOS = (
+    "Bridge_by_Sander_Klootwijk.jpg",
+    "Dragonfly_by_Bolly.jpg",
+    "Picture_0B_by_freespace.jpg",
+    "Picture_1A_by_freespace.jpg",
+    "Wine_by_Jakkub_Mede.jpg",
+    "aitzgorri_by_Aitzol_Berasategi.jpg",
+    "analogpattern_by_Peter_Nerlich.jpg",
+    "free_by_Peter_Nerlich.jpg",
+    "friends_by_Aitzol_Berasategi.jpg",
+    "greentock_by_Peter_Nerlich.jpg",
+    "life_by_Aitzol_Berasategi.jpg",
+    "picosdeeuropa_by_Aitzol_Berasategi.jpg",
+    "seeding_by_Clements_Engelhardt.jpg",
+    "sunset_by_Aitzol_Berasategi.jpg",
+)
 
 SPLITS = ("train", "heldout")
 
@@ -118,6 +136,7 @@ class PhotoSource:
 SOURCES = (
     PhotoSource("plasma-workspace-wallpapers", "apt-get install plasma-workspace-wallpapers", "train"),
     PhotoSource("mate-backgrounds", "apt-get install mate-backgrounds", "train"),
+    PhotoSource("lomiri-wallpapers-16.04", "apt-get install lomiri-wallpapers-16.04", "train"),
     PhotoSource("scikit-image", "pip install scikit-image", "heldout"),
     PhotoSource("matplotlib", "pip install matplotlib", "heldout"),
     PhotoSource("lomiri-wallpapers-20.04", "apt-get install lomiri-wallpapers-20.04", "heldout"),
@@ -221,6 +240,9 @@ def list_photos(split: str, include_rendered: bool = False) -> list[Path]:
         return _skimage() + _matplotlib() + lomiri
     out = _plasma(PLASMA_PHOTOS, "plasma-workspace-wallpapers")
     out += _files(BACKGROUNDS / "mate" / "nature", MATE_NATURE, "mate-backgrounds", "apt-get install mate-backgrounds")
+    out += _files(
+        BACKGROUNDS, LOMIRI_1604_PHOTOS, "lomiri-wallpapers-16.04", "apt-get install lomiri-wallpapers-16.04"
+    )
     if include_rendered:
         out += _rendered()
     return out
