@@ -6,7 +6,7 @@
 #   apt-get install plasma-workspace-wallpapers mate-backgrounds gnome-backgrounds ukui-wallpapers lomiri-wallpapers-16.04
 set -euo pipefail
 SP_STEPS=${SP_STEPS:-3000}         # end of SuperPoint phase 1 (first release)
-SP_STEPS_V2=${SP_STEPS_V2:-3000}   # the SuperPoint-stage step the current release was exported at (see the card)
+SP_STEPS_V2=${SP_STEPS_V2:-4648}   # the SuperPoint-stage step the current release was exported at (see the card)
 
 # 1. MagicPoint on Synthetic Shapes: 3000 steps x 32 images, 120x160, Adam 1e-3, BF16 autocast
 superpoint-rt train magicpoint --config configs/magicpoint.yaml --run-dir train_runs/magicpoint --max-steps 3000

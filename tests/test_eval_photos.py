@@ -49,3 +49,10 @@ def test_splits_are_disjoint_and_exist() -> None:
     assert not {p.name for p in train} & {p.name for p in heldout}
     assert all(p.is_file() for p in train + heldout)
     assert not set(photos.PLASMA_PHOTOS) & set(photos.PLASMA_RENDERED)
+
+
+def test_name_lists_do_not_overlap() -> None:
+    """The file-name lists under /usr/share/backgrounds share a folder: no name may be in two of them."""
+    lists = [photos.LOMIRI_1604_PHOTOS, photos.LOMIRI_PHOTOS, photos.UKUI_RENDERED]
+    names = [n for lst in lists for n in lst]
+    assert len(names) == len(set(names))
