@@ -240,9 +240,7 @@ def list_photos(split: str, include_rendered: bool = False) -> list[Path]:
         return _skimage() + _matplotlib() + lomiri
     out = _plasma(PLASMA_PHOTOS, "plasma-workspace-wallpapers")
     out += _files(BACKGROUNDS / "mate" / "nature", MATE_NATURE, "mate-backgrounds", "apt-get install mate-backgrounds")
-    out += _files(
-        BACKGROUNDS, LOMIRI_1604_PHOTOS, "lomiri-wallpapers-16.04", "apt-get install lomiri-wallpapers-16.04"
-    )
+    out += _files(BACKGROUNDS, LOMIRI_1604_PHOTOS, "lomiri-wallpapers-16.04", "apt-get install lomiri-wallpapers-16.04")
     if include_rendered:
         out += _rendered()
     return out
