@@ -57,24 +57,22 @@ def main() -> int:
         help="the training photos of the first release (before lomiri-wallpapers-16.04 joined the split)",
     )
     args = ap.parse_args()
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    photos = list_photos("train", include_rendered=args.include_rendered)
-    real = list_photos("train")  # list_photos puts the photographs first, then the rendered art
-    if args.v1_sources:
-        photos = [p for p in photos if p.name not in LOMIRI_1604_PHOTOS]
-        real = [p for p in real if p.name not in LOMIRI_1604_PHOTOS]
-    n_real = len(real)
     per_rendered = args.per_photo if args.per_rendered is None else args.per_rendered
     if args.per_photo < 1 or per_rendered < 0:
         raise ValueError("--per-photo must be >= 1 and --per-rendered >= 0")
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    photos = list_photos("train", include_rendered=args.include_rendered)
+    if args.v1_sources:
+        photos = [p for p in photos if p.name not in LOMIRI_1604_PHOTOS]
+    real = set(list_photos("train"))  # the photographs; the rest of `photos` is rendered art
     rng = np.random.default_rng(args.seed)
     n = 0
     for i, p in enumerate(tqdm(photos, desc="photos")):
         img = cv2.imread(str(p), cv2.IMREAD_GRAYSCALE)
         if img is None:
             raise ValueError(f"cannot read {p}")
-        count = args.per_photo if i < n_real else per_rendered
+        count = args.per_photo if p in real else per_rendered
         for j, c in enumerate(crops_of(img, count, tuple(args.size), rng)):
             cv2.imwrite(str(out / f"{i:03d}_{j:03d}.jpg"), c, [cv2.IMWRITE_JPEG_QUALITY, 95])
             n += 1

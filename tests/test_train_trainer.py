@@ -95,6 +95,20 @@ def test_config_yaml_roundtrip_and_errors(tmp_path: Path) -> None:
         assert load_config(repo_cfg).stage == "magicpoint"
 
 
+def test_config_base_merges_and_rejects_cycles(tmp_path: Path) -> None:
+    save_config(_tiny(), tmp_path / "parent.yaml")
+    (tmp_path / "child.yaml").write_text("base: parent.yaml\nlr: 0.5\ndata:\n  homography:\n    max_angle: 0.25\n")
+    parent, child = load_config(tmp_path / "parent.yaml"), load_config(tmp_path / "child.yaml")
+    assert child.lr == 0.5 and child.data.homography.max_angle == 0.25
+    # everything not named in the child comes from the parent, nested sections included
+    assert child.data.homography.patch_ratio == parent.data.homography.patch_ratio
+    assert child.data.height == parent.data.height and child.batch_size == parent.batch_size
+    (tmp_path / "a.yaml").write_text("base: b.yaml\n")
+    (tmp_path / "b.yaml").write_text("base: a.yaml\n")
+    with pytest.raises(ValueError, match="cycle"):
+        load_config(tmp_path / "a.yaml")
+
+
 def test_cli_parses(tmp_path: Path) -> None:
     import argparse
 

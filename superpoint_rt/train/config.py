@@ -144,12 +144,35 @@ def to_dict(config: Any) -> dict[str, Any]:
     return typing.cast(dict[str, Any], plain(dataclasses.asdict(config)))
 
 
-def load_config(path: str | Path) -> TrainConfig:
+def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    """``over`` on top of ``base``; nested mappings merge key by key, anything else replaces."""
+    out = dict(base)
+    for k, v in over.items():
+        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
+def _read_yaml(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
+    """A config file as a dict, with ``base: OTHER.yaml`` (relative to this file) merged underneath."""
     import yaml
 
+    path = path.resolve()
+    if path in seen:
+        raise ValueError(f"config base cycle: {' -> '.join(str(p) for p in (*seen, path))}")
     with open(path) as f:
         data = yaml.safe_load(f) or {}
-    return typing.cast(TrainConfig, from_dict(TrainConfig, data))
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: a config must be a YAML mapping")
+    base = data.pop("base", None)
+    if base is None:
+        return data
+    return _merge(_read_yaml(path.parent / str(base), (*seen, path)), data)
+
+
+def load_config(path: str | Path) -> TrainConfig:
+    """Read a stage config. ``base: OTHER.yaml`` (relative path) starts from another config and overrides it
+    key by key (nested sections merge), so a variant states only what it changes."""
+    return typing.cast(TrainConfig, from_dict(TrainConfig, _read_yaml(Path(path))))
 
 
 def save_config(config: TrainConfig, path: str | Path) -> None:
