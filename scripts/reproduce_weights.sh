@@ -20,8 +20,7 @@ superpoint-rt train adapt --weights train_runs/magicpoint/checkpoints/last.pt --
 #    steps 0-939 at batch 2 with the paper's descriptor weight 1e-4 (the interim run),
 superpoint-rt train superpoint --config configs/superpoint_interim.yaml --run-dir train_runs/superpoint --max-steps 939
 #    steps 939-1083 at batch 8, still 1e-4,
-sed 's/^lambda_loss: .*/lambda_loss: 0.0001/' configs/superpoint_release.yaml > /tmp/superpoint_release_1e-4.yaml
-superpoint-rt train superpoint --config /tmp/superpoint_release_1e-4.yaml --run-dir train_runs/superpoint --resume \
+superpoint-rt train superpoint --config configs/superpoint_release_desc1e-4.yaml --run-dir train_runs/superpoint --resume \
     --max-steps 1083
 #    then descriptor weight 1.0 (configs/superpoint_release.yaml) up to the release step.
 superpoint-rt train superpoint --config configs/superpoint_release.yaml --run-dir train_runs/superpoint --resume \

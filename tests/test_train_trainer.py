@@ -95,6 +95,23 @@ def test_config_yaml_roundtrip_and_errors(tmp_path: Path) -> None:
         assert load_config(repo_cfg).stage == "magicpoint"
 
 
+def test_shipped_configs_load_and_chain_as_documented() -> None:
+    configs = Path(__file__).resolve().parents[1] / "configs"
+    if not configs.is_dir():
+        pytest.skip("configs/ is not next to the tests (installed package)")
+    loaded = {p.stem: load_config(p) for p in sorted(configs.glob("*.yaml"))}
+    assert {"magicpoint", "superpoint", "superpoint_release", "superpoint_release_v2"} <= set(loaded)
+    ref, interim = loaded["superpoint"], loaded["superpoint_interim"]
+    release, v2 = loaded["superpoint_release"], loaded["superpoint_release_v2"]
+    # the reference recipe (rpautrat/SuperPoint): batch 2, Adam 1e-4, descriptor weight 1e-4, 90 degrees
+    assert (ref.batch_size, ref.lr, ref.lambda_loss, ref.data.homography.max_angle) == (2, 1e-4, 1e-4, 1.57)
+    assert interim.data.homography.max_angle == 0.785 and interim.batch_size == 2
+    assert (release.batch_size, release.lambda_loss) == (8, 1.0)
+    assert loaded["superpoint_release_desc1e-4"].lambda_loss == 1e-4
+    assert v2.data.homography.allow_artifacts and not release.data.homography.allow_artifacts
+    assert v2.lr_at(4648) == 1e-4 and v2.lr_at(6000) == 3e-5  # the shipped weights' schedule (README card)
+
+
 def test_config_base_merges_and_rejects_cycles(tmp_path: Path) -> None:
     save_config(_tiny(), tmp_path / "parent.yaml")
     (tmp_path / "child.yaml").write_text("base: parent.yaml\nlr: 0.5\ndata:\n  homography:\n    max_angle: 0.25\n")
@@ -107,6 +124,41 @@ def test_config_base_merges_and_rejects_cycles(tmp_path: Path) -> None:
     (tmp_path / "b.yaml").write_text("base: a.yaml\n")
     with pytest.raises(ValueError, match="cycle"):
         load_config(tmp_path / "a.yaml")
+
+
+def test_lr_schedule_parse_and_lookup(tmp_path: Path) -> None:
+    (tmp_path / "s.yaml").write_text("stage: magicpoint\nlr: 0.001\nlr_schedule: [[10, 0.0003], [20, 1.0e-4]]\n")
+    cfg = load_config(tmp_path / "s.yaml")
+    assert cfg.lr_schedule == ((10, 3e-4), (20, 1e-4))
+    # hand-worked: updates after 0..9 completed steps use lr, 10..19 the first drop, 20.. the second
+    assert [cfg.lr_at(s) for s in (0, 9, 10, 19, 20, 10**6)] == [1e-3, 1e-3, 3e-4, 3e-4, 1e-4, 1e-4]
+    save_config(cfg, tmp_path / "round.yaml")
+    assert load_config(tmp_path / "round.yaml") == cfg
+    for bad, msg in [
+        ([[10, 1e-4], [5, 1e-5]], "increase"),
+        ([[10, 0.0]], "> 0"),
+        ([[-1, 1e-4]], ">= 0"),
+        ([[1.5, 1e-4]], "integer"),
+        ([10, 1e-4], "pairs"),
+    ]:
+        with pytest.raises(ValueError, match=msg):
+            TrainConfig(lr_schedule=bad)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="lr must be"):
+        TrainConfig(lr=0.0)
+
+
+def test_lr_schedule_drives_the_optimizer_and_survives_resume(tmp_path: Path) -> None:
+    sched = ((2, 5e-4), (3, 2e-4))
+    seen: list[float] = []
+    tr = Trainer(_tiny(lr=1e-3, lr_schedule=sched), tmp_path / "a", progress=False)
+    tr.run(on_step=lambda s, v: seen.append(tr.optimizer.param_groups[0]["lr"]))
+    assert seen == [1e-3, 1e-3, 5e-4, 2e-4]  # lr of the updates producing steps 1, 2, 3, 4
+    # a checkpoint saved at a different lr: on resume the config's schedule still decides
+    Trainer(_tiny(lr=1e-2, max_steps=2), tmp_path / "b", progress=False).run()
+    tr2 = Trainer(_tiny(lr=1e-3, lr_schedule=sched), tmp_path / "b", resume=True, progress=False)
+    seen.clear()
+    tr2.run(on_step=lambda s, v: seen.append(tr2.optimizer.param_groups[0]["lr"]))
+    assert seen == [5e-4, 2e-4]
 
 
 def test_cli_parses(tmp_path: Path) -> None:

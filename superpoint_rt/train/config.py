@@ -53,7 +53,10 @@ class TrainConfig:
         seed: training seed (data stream and initialisation).
         batch_size: images per step (per process under torchrun).
         max_steps: total optimizer steps.
-        lr: Adam learning rate.
+        lr: Adam learning rate (the config is authoritative: also after ``--resume``).
+        lr_schedule: piecewise-constant drops, ``[[step, lr], ...]`` with increasing steps: the update taken
+            after ``step`` completed steps (and every later one, up to the next entry) uses ``lr``; before the
+            first entry, ``lr``. A function of the step, so a resumed run follows it exactly.
         checkpoint_every: steps between checkpoints (``checkpoints/last.pt``, atomic).
         keep_every: steps between checkpoints kept as ``checkpoints/step_XXXXXXX.pt`` (0: never).
         log_every: steps between CSV log rows.
@@ -73,6 +76,7 @@ class TrainConfig:
     batch_size: int = 32
     max_steps: int = 50000
     lr: float = 1e-3
+    lr_schedule: tuple[tuple[int, float], ...] = ()
     checkpoint_every: int = 500
     keep_every: int = 5000
     log_every: int = 20
@@ -102,6 +106,34 @@ class TrainConfig:
             raise ValueError(f"image size must be a multiple of 8, got {self.data.height}x{self.data.width}")
         if self.batch_size < 1 or self.max_steps < 0:
             raise ValueError("batch_size must be >= 1 and max_steps >= 0")
+        if not self.lr > 0:
+            raise ValueError(f"lr must be > 0, got {self.lr}")
+        self.lr_schedule = _parse_schedule(self.lr_schedule)
+
+    def lr_at(self, step: int) -> float:
+        """Learning rate of the update taken after ``step`` completed steps (see ``lr_schedule``)."""
+        lr = self.lr
+        for start, value in self.lr_schedule:
+            if step >= start:
+                lr = value
+        return lr
+
+
+def _parse_schedule(schedule: Any) -> tuple[tuple[int, float], ...]:
+    """``[[step, lr], ...]`` (YAML lists or tuples) -> tuple of (int, float); ValueError when malformed."""
+    out: list[tuple[int, float]] = []
+    for entry in schedule or ():
+        if not isinstance(entry, list | tuple) or len(entry) != 2:
+            raise ValueError(f"lr_schedule entries must be [step, lr] pairs, got {entry!r}")
+        step, lr = entry
+        if isinstance(step, bool) or not isinstance(step, int) or step < 0:
+            raise ValueError(f"lr_schedule step must be an integer >= 0, got {step!r}")
+        if isinstance(lr, bool) or not isinstance(lr, int | float) or not lr > 0:
+            raise ValueError(f"lr_schedule lr must be a number > 0, got {lr!r}")
+        if out and step <= out[-1][0]:
+            raise ValueError(f"lr_schedule steps must increase, got {step} after {out[-1][0]}")
+        out.append((step, float(lr)))
+    return tuple(out)
 
 
 def _convert(tp: Any, value: Any) -> Any:

@@ -319,6 +319,9 @@ class Trainer:
         self.optimizer.zero_grad(set_to_none=True)
         loss, parts = self.compute_loss(batch)
         self.scaler.scale(loss).backward()
+        lr = self.cfg.lr_at(self.step)
+        for group in self.optimizer.param_groups:  # the config, not a resumed optimizer state, sets the lr
+            group["lr"] = lr
         self.scaler.step(self.optimizer)
         self.scaler.update()
         self.step += 1
