@@ -55,6 +55,7 @@ def _oracle(cfg: TrainConfig, run_dir: Path, steps: int) -> dict[str, torch.Tens
             loss, _ = tr.compute_loss(batch)
             loss.backward()
             for g, p in zip(grads, params, strict=True):
+                assert p.grad is not None
                 g += p.grad / WORLD
         for g, p in zip(grads, params, strict=True):
             p.grad = g
