@@ -5,8 +5,9 @@ Three formats are understood (``load_weights`` picks by content, not only by suf
 * **original release** (``superpoint_v1.pth``, Magic Leap): a torch state dict with keys ``conv1a.weight`` ...
   ``convDb.bias``. Reading a ``.pth`` needs torch (``pip install torch==2.13.0``).
 * **ours**: ``.npz`` with the same keys as float32 arrays plus ``__meta__`` (a JSON string: convention, stage,
-  training steps, ...). Needs only NumPy. A torch file ``{"state_dict": ..., "meta": ...}`` (what training writes)
-  is accepted too, and batch-norm layers in it are folded.
+  training steps, ...). Needs only NumPy. A torch file ``{"state_dict": ..., "meta": ...}`` (what training exports)
+  is accepted too, and so is a training checkpoint (``checkpoints/last.pt``: ``{"model": ..., "step": ...}``);
+  batch-norm layers in either are folded.
 * **ONNX**: a graph with input ``image (B,1,H,W)`` and outputs ``logits``, ``descriptors``.
 
 Loading is strict: a missing, unexpected or mis-shaped key raises :class:`WeightsError` naming it.
@@ -132,6 +133,22 @@ def check_state_dict(state_dict: dict[str, Any], source: str = "state dict") -> 
     return out
 
 
+def _torch_load_safe(torch: Any, path: Path) -> Any:
+    """``torch.load(weights_only=True)``; training checkpoints also hold NumPy's RNG state, so exactly the NumPy
+    types an array needs (ndarray, dtype, its reconstructor) are allowed on a second try, nothing else."""
+    try:
+        return torch.load(str(path), map_location="cpu", weights_only=True)
+    except Exception as first:
+        try:
+            core = getattr(np, "_core", None) or np.core
+            dtypes = [type(np.dtype(t)) for t in (np.uint32, np.int64, np.float64)]
+            allowed = [np.ndarray, np.dtype, core.multiarray._reconstruct, *dtypes]
+            with torch.serialization.safe_globals(allowed):
+                return torch.load(str(path), map_location="cpu", weights_only=True)
+        except Exception:
+            raise first from None
+
+
 def _load_torch_file(path: Path) -> Weights:
     try:
         import torch
@@ -141,11 +158,16 @@ def _load_torch_file(path: Path) -> Weights:
             "or convert it once with `superpoint-rt export --weights FILE --npz OUT.npz` on a machine that has torch"
         ) from e
     try:
-        obj = torch.load(str(path), map_location="cpu", weights_only=True)
+        obj = _torch_load_safe(torch, path)
     except Exception as e:  # torch raises many types for corrupt files
-        raise WeightsError(f"cannot read {path} as a PyTorch file (corrupt or not a state dict): {e}") from e
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise WeightsError(f"cannot read {path} as a PyTorch file (corrupt or not a state dict): {first}") from e
     meta: dict[str, Any] = {}
-    if isinstance(obj, dict) and "state_dict" in obj and isinstance(obj["state_dict"], dict):
+    if isinstance(obj, dict) and isinstance(obj.get("model"), dict) and "step" in obj:
+        # a superpoint_rt training checkpoint (superpoint_rt.train.trainer): BN network, centre convention
+        meta = {"convention": "center", "stage": obj.get("stage"), "step": int(obj["step"]), "format": "checkpoint"}
+        sd = obj["model"]
+    elif isinstance(obj, dict) and "state_dict" in obj and isinstance(obj["state_dict"], dict):
         meta = dict(obj.get("meta") or {})
         sd = obj["state_dict"]
     elif isinstance(obj, dict):

@@ -82,6 +82,37 @@ def test_training_format_with_batch_norm_is_folded(tmp_path):
     assert torch.allclose(b, d, atol=1e-4)
 
 
+def test_training_checkpoint_loads_folded(tmp_path):
+    # `--weights train_runs/.../checkpoints/last.pt` (model + optimizer + NumPy RNG state): folded BN network
+    pytest.importorskip("yaml")
+    from superpoint_rt.network import SuperPointNet
+    from superpoint_rt.train.config import DataConfig, TrainConfig
+    from superpoint_rt.train.trainer import Trainer
+
+    cfg = TrainConfig(batch_size=2, max_steps=1, keep_every=0, val_every=0, torch_threads=1, precision="fp32",
+                      channels_last=False, data=DataConfig(height=32, width=40, num_workers=0))  # fmt: skip
+    tr = Trainer(cfg, tmp_path / "run", progress=False)
+    tr.run()
+    w = load_weights(tmp_path / "run" / "checkpoints" / "last.pt")
+    assert w.meta["step"] == 1 and w.meta["stage"] == "magicpoint" and w.meta["convention"] == "center"
+    plain = SuperPointNet()
+    plain.load_state_dict({k: torch.from_numpy(v) for k, v in w.state_dict.items()})
+    bn_net = tr.net.eval()  # the oracle: PyTorch's own batch norm with the running statistics
+    x = torch.rand(1, 1, 32, 48)
+    with torch.no_grad():
+        (a, b), (c, d) = bn_net(x), plain.eval()(x)
+    torch.testing.assert_close(c, a, atol=1e-4, rtol=1e-4)
+    torch.testing.assert_close(d, b, atol=1e-4, rtol=1e-4)
+    # only NumPy's array types are let through: any other global in the pickle is still refused
+    import datetime
+
+    state = torch.load(tmp_path / "run" / "checkpoints" / "last.pt", map_location="cpu", weights_only=False)
+    state["when"] = datetime.datetime(2026, 1, 1)
+    torch.save(state, tmp_path / "odd.pt")
+    with pytest.raises(WeightsError, match="corrupt or not a state dict"):
+        load_weights(tmp_path / "odd.pt")
+
+
 def test_strict_loading_names_missing_unexpected_and_misshaped():
     sd = {k: np.zeros(s, np.float32) for k, s in expected_state_dict_shapes().items()}
     del sd["conv1a.bias"]
