@@ -1,0 +1,120 @@
+"""Which geometric change hurts? Homography accuracy, repeatability and NN mAP against rotation, zoom and tilt.
+
+    python scripts/probe_invariance.py --photos train --num-photos 12 --out /tmp/probe \\
+        --method superpoint orb sift --precision bf16 --json bench/results/invariance_train.json \\
+        --plot bench/results/invariance_train.png
+
+``--photos train`` probes on the training photographs (for decisions about training), ``heldout`` on the held-out
+ones (for reporting). Needs the photo packages of data/PHOTOS.md and the eval extra (matplotlib for --plot).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import platform
+from pathlib import Path
+
+from superpoint_rt.eval.invariance import (
+    LEVELS,
+    TITLES,
+    invariance_curves,
+    make_invariance_benchmark,
+    strength_axis,
+)
+from superpoint_rt.eval.methods import get_method
+from superpoint_rt.eval.photos import list_photos
+from superpoint_rt.eval.runner import EvalConfig, evaluate
+
+
+def _cpu() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def _plot(curves: dict[str, dict[str, dict[str, list[float]]]], path: Path, title: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    kinds = [k for k in LEVELS if any(k in c for c in curves.values())]
+    metrics = (("homography", "homography accuracy (eps 3)"), ("repeatability", "repeatability"))
+    fig, axes = plt.subplots(len(metrics), len(kinds), figsize=(3.4 * len(kinds), 5.6), squeeze=False)
+    for col, kind in enumerate(kinds):
+        xs = strength_axis(kind)
+        for row, (m, label) in enumerate(metrics):
+            ax = axes[row][col]
+            for method, c in curves.items():
+                if kind in c and not all(math.isnan(v) for v in c[kind][m]):
+                    ax.plot(xs, c[kind][m], marker="o", label=method)
+            ax.set_ylim(0, 1.02)
+            ax.grid(alpha=0.3)
+            if row == len(metrics) - 1:
+                ax.set_xlabel(TITLES[kind])
+            if col == 0:
+                ax.set_ylabel(label)
+    axes[0][0].legend(fontsize=8)
+    fig.suptitle(title)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--photos", choices=("train", "heldout"), default="train")
+    ap.add_argument("--num-photos", type=int, default=12, help="N photos evenly spaced over the split")
+    ap.add_argument("--out", type=Path, required=True, help="benchmark folder (written once, then reused)")
+    ap.add_argument("--method", nargs="+", default=["superpoint", "orb", "sift"])
+    ap.add_argument("--weights", help="SuperPoint weights (default: the packaged ones)")
+    ap.add_argument("--precision", default="fp32", help="SuperPoint precision (fp32, bf16, int8)")
+    ap.add_argument("--name", help="row label for superpoint")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--json", type=Path)
+    ap.add_argument("--plot", type=Path)
+    args = ap.parse_args()
+    if args.num_photos < 1:
+        ap.error("--num-photos must be >= 1")
+
+    if not args.out.is_dir() or not any(args.out.iterdir()):
+        every = list_photos(args.photos)
+        n = min(args.num_photos, len(every))
+        # evenly spaced over the split's list (which runs source by source): several packages, not one
+        photos = [every[round(i * (len(every) - 1) / max(n - 1, 1))] for i in range(n)]
+        written = make_invariance_benchmark(photos, args.out, seed=args.seed)
+        print(f"wrote {len(written)} sequences ({len(photos)} photos x {len(LEVELS)} transforms) to {args.out}")
+    curves: dict[str, dict[str, dict[str, list[float]]]] = {}
+    for name in args.method:
+        kw = {"precision": args.precision, **({"weights": args.weights} if args.weights else {})}
+        method = get_method(name, **kw) if name == "superpoint" else get_method(name)
+        if name == "superpoint":
+            method.name = args.name or f"superpoint {args.precision}"
+        result = evaluate(args.out, method, EvalConfig(kinds="v"), progress=True)
+        curves[method.name] = invariance_curves(result.to_dict()["pairs"])
+    for kind in LEVELS:
+        print(f"\n{TITLES[kind]}: " + " ".join(f"{v:g}" for v in strength_axis(kind)))
+        for method, c in curves.items():
+            if kind in c:
+                row = " ".join(f"{v:.2f}" for v in c[kind]["homography"])
+                rep = " ".join(f"{v:.2f}" for v in c[kind]["repeatability"])
+                print(f"  {method:24s} eps3 {row}   rep {rep}")
+    meta = {"photos": args.photos, "num_photos": args.num_photos, "seed": args.seed, "cpu": _cpu(), "levels": LEVELS}
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps({"meta": meta, "curves": curves}, indent=1) + "\n")
+    if args.plot:
+        _plot(curves, args.plot, f"one change at a time ({args.photos} photos, {args.num_photos})")
+        print(f"wrote {args.plot}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
