@@ -73,11 +73,18 @@ def main() -> int:
     ap.add_argument("--photos", choices=("train", "heldout"), default="train")
     ap.add_argument("--num-photos", type=int, default=12, help="N photos evenly spaced over the split")
     ap.add_argument("--out", type=Path, required=True, help="benchmark folder (written once, then reused)")
-    ap.add_argument("--method", nargs="+", default=["superpoint", "orb", "sift"])
+    ap.add_argument("--method", nargs="*", default=["superpoint", "orb", "sift"])
     ap.add_argument("--weights", help="SuperPoint weights (default: the packaged ones)")
     ap.add_argument("--precision", default="fp32", help="SuperPoint precision (fp32, bf16, int8)")
     ap.add_argument("--name", help="row label for superpoint")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument(
+        "--include",
+        type=Path,
+        action="append",
+        default=[],
+        help="a JSON this script wrote earlier: its methods join the table, JSON and plot",
+    )
     ap.add_argument("--json", type=Path)
     ap.add_argument("--plot", type=Path)
     args = ap.parse_args()
@@ -92,6 +99,8 @@ def main() -> int:
         written = make_invariance_benchmark(photos, args.out, seed=args.seed)
         print(f"wrote {len(written)} sequences ({len(photos)} photos x {len(LEVELS)} transforms) to {args.out}")
     curves: dict[str, dict[str, dict[str, list[float]]]] = {}
+    for earlier in args.include:
+        curves.update(json.loads(earlier.read_text())["curves"])
     for name in args.method:
         kw = {"precision": args.precision, **({"weights": args.weights} if args.weights else {})}
         method = get_method(name, **kw) if name == "superpoint" else get_method(name)

@@ -32,9 +32,14 @@ def test_homographies_hand_worked() -> None:
     z = transform_homography("zin", 2.0)
     np.testing.assert_allclose(_apply(z, cx, cy), (cx, cy), atol=1e-9)
     np.testing.assert_allclose(_apply(z, cx + 10, cy - 5), (cx + 20, cy - 10), atol=1e-9)
-    # tilt by a: the centre ray moves by f tan(a) (f = width = 640); the horizontal through it stays straight
-    t = transform_homography("tilt", 8.0)
-    np.testing.assert_allclose(_apply(t, cx, cy), (cx, cy - 640 * np.tan(np.deg2rad(8.0))), atol=1e-9)
+    # tilt by a (f = width = 640), centred coordinates: K R_x K^-1 sends (x, y) to
+    # (x, y cos a - f sin a) / (y sin a / f + cos a); then the centre is shifted back by f tan a
+    a, f = np.deg2rad(30.0), 640.0
+    t = transform_homography("tilt", 30.0)
+    for x, y in [(0.0, 0.0), (100.0, 0.0), (0.0, 80.0), (-50.0, -120.0)]:
+        den = y * np.sin(a) / f + np.cos(a)
+        want = (cx + x / den, cy + (y * np.cos(a) - f * np.sin(a)) / den + f * np.tan(a))
+        np.testing.assert_allclose(_apply(t, cx + x, cy + y), want, atol=1e-9)
     assert np.allclose(transform_homography("rot", 0.0), np.eye(3))
     assert strength_axis("zout") == [1.2, 1.4, 1.6, 1.8, 2.0] and strength_axis("rot")[0] == 10.0
     with pytest.raises(ValueError, match="transform"):

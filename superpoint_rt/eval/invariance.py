@@ -26,7 +26,7 @@ LEVELS: dict[str, tuple[float, ...]] = {
     "rot": (10.0, 20.0, 30.0, 45.0, 60.0),
     "zin": (1.2, 1.4, 1.6, 1.8, 2.0),
     "zout": (1 / 1.2, 1 / 1.4, 1 / 1.6, 1 / 1.8, 1 / 2.0),
-    "tilt": (8.0, 16.0, 24.0, 32.0, 40.0),
+    "tilt": (10.0, 20.0, 30.0, 40.0, 50.0),
 }
 TITLES = {"rot": "in-plane rotation (deg)", "zin": "zoom in (x)", "zout": "zoom out (1/x)", "tilt": "tilt (deg)"}
 
@@ -43,8 +43,9 @@ def transform_homography(kind: str, level: float, size: tuple[int, int] = (480, 
     """3x3 homography (image-1 pixels -> image-k pixels) of one change about the image centre.
 
     ``rot``: rotation by ``level`` degrees (counter-clockwise on screen, y down); ``zin``/``zout``: scaling by
-    ``level``; ``tilt``: the camera pitched by ``level`` degrees (focal length = image width, a 53 degree field of
-    view), i.e. ``K R_x K^-1``.
+    ``level``; ``tilt``: the view of a plane turned by ``level`` degrees about the horizontal line through the
+    image centre, i.e. the camera pitched (``K R_x K^-1``, focal length = image width, a 53 degree field of view)
+    and then shifted so that the image centre stays put: pure foreshortening, no pan.
     """
     h, w = size
     cx, cy = (w - 1) / 2.0, (h - 1) / 2.0
@@ -65,6 +66,10 @@ def transform_homography(kind: str, level: float, size: tuple[int, int] = (480, 
     else:
         raise ValueError(f"transform must be one of {sorted(LEVELS)}, got {kind!r}")
     hom = from_c @ g @ to_c
+    hom /= hom[2, 2]
+    if kind == "tilt":  # keep the centre fixed
+        c = hom @ np.array([cx, cy, 1.0])
+        hom = np.array([[1, 0, cx - c[0] / c[2]], [0, 1, cy - c[1] / c[2]], [0, 0, 1]], np.float64) @ hom
     return hom / hom[2, 2]
 
 
