@@ -115,12 +115,20 @@ def main() -> int:
                 row = " ".join(f"{v:.2f}" for v in c[kind]["homography"])
                 rep = " ".join(f"{v:.2f}" for v in c[kind]["repeatability"])
                 print(f"  {method:24s} eps3 {row}   rep {rep}")
-    meta = {"photos": args.photos, "num_photos": args.num_photos, "seed": args.seed, "cpu": _cpu(), "levels": LEVELS}
+    n_seq = sum(1 for d in args.out.iterdir() if d.is_dir() and d.name.startswith("v_"))
+    meta = {
+        "photos": args.photos,
+        "num_photos": n_seq // len(LEVELS),
+        "seed": args.seed,
+        "superpoint": {"weights": args.weights or "packaged default", "precision": args.precision},
+        "cpu": _cpu(),
+        "levels": LEVELS,
+    }
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps({"meta": meta, "curves": curves}, indent=1) + "\n")
     if args.plot:
-        _plot(curves, args.plot, f"one change at a time ({args.photos} photos, {args.num_photos})")
+        _plot(curves, args.plot, f"one change at a time ({meta['num_photos']} {args.photos} photos)")
         print(f"wrote {args.plot}")
     return 0
 
