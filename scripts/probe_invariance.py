@@ -13,9 +13,9 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import platform
 from pathlib import Path
 
+from superpoint_rt.bench import cpu_description
 from superpoint_rt.eval.invariance import (
     LEVELS,
     TITLES,
@@ -26,16 +26,6 @@ from superpoint_rt.eval.invariance import (
 from superpoint_rt.eval.methods import get_method
 from superpoint_rt.eval.photos import list_photos
 from superpoint_rt.eval.runner import EvalConfig, evaluate
-
-
-def _cpu() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def _plot(curves: dict[str, dict[str, dict[str, list[float]]]], path: Path, title: str) -> None:
@@ -121,7 +111,7 @@ def main() -> int:
         "num_photos": n_seq // len(LEVELS),
         "seed": args.seed,
         "superpoint": {"weights": args.weights or "packaged default", "precision": args.precision},
-        "cpu": _cpu(),
+        "cpu": cpu_description(),  # model and the AMX / AVX512 flags
         "levels": LEVELS,
     }
     if args.json:

@@ -156,6 +156,16 @@ def sequence_name(kind: str, photo: str | Path) -> str:
     return f"{kind}_{stem or 'photo'}"
 
 
+def unique_name(name: str, used: set[str]) -> str:
+    """``name``, or ``name-2``, ``name-3``, ... when taken (photos of several packages share file names, e.g.
+    2560x1600.jpg); the result is added to ``used``."""
+    base, n = name, 2
+    while name in used:
+        name, n = f"{base}-{n}", n + 1
+    used.add(name)
+    return name
+
+
 def sequence_rng(seed: int, name: str) -> np.random.Generator:
     """A generator that depends only on the seed and the sequence name (order-independent)."""
     return np.random.default_rng([int(seed), zlib.crc32(name.encode())])
@@ -191,11 +201,7 @@ def make_benchmark(
     written: list[Path] = []
     used: set[str] = set()
     for kind, photo in jobs:
-        name = sequence_name(kind, photo)
-        base, n = name, 2
-        while name in used:
-            name, n = f"{base}-{n}", n + 1
-        used.add(name)
+        name = unique_name(sequence_name(kind, photo), used)
         ref = prepare_reference(load_photo(photo), size)
         rng = sequence_rng(seed, name)
         make = make_viewpoint_sequence if kind == "v" else make_illumination_sequence

@@ -18,7 +18,14 @@ from typing import Any
 import cv2
 import numpy as np
 
-from superpoint_rt.eval.generate import add_noise, load_photo, prepare_reference, sequence_rng
+from superpoint_rt.eval.generate import (
+    add_noise,
+    load_photo,
+    prepare_reference,
+    sequence_name,
+    sequence_rng,
+    unique_name,
+)
 from superpoint_rt.eval.hpatches import write_sequence
 
 #: transform -> the five levels of images 2..6 (degrees for rotation and tilt, scale factors for zoom)
@@ -29,14 +36,12 @@ LEVELS: dict[str, tuple[float, ...]] = {
     "tilt": (10.0, 20.0, 30.0, 40.0, 50.0),
 }
 TITLES = {"rot": "in-plane rotation (deg)", "zin": "zoom in (x)", "zout": "zoom out (1/x)", "tilt": "tilt (deg)"}
+CANVAS_FACTOR = 2
 
 
 def strength_axis(kind: str) -> list[float]:
     """The levels as plotted: growing change left to right (zoom out as 1 / scale)."""
     return [round(1.0 / v if kind == "zout" else v, 2) for v in LEVELS[kind]]
-
-
-CANVAS_FACTOR = 2
 
 
 def transform_homography(kind: str, level: float, size: tuple[int, int] = (480, 640)) -> np.ndarray:
@@ -106,18 +111,12 @@ def make_invariance_benchmark(
     seed: int = 0,
 ) -> list[Path]:
     """One sequence per photo and transform in ``out_dir``; returns the folders."""
-    from superpoint_rt.eval.generate import sequence_name
-
     out, written = Path(out_dir), []
     used: set[str] = set()
     h, w = size
     for photo in photos:
         canvas = prepare_reference(load_photo(photo), (h * CANVAS_FACTOR, w * CANVAS_FACTOR))
-        base = stem = sequence_name("v", photo)[2:]
-        n = 2
-        while stem in used:  # photos of several packages share names (e.g. 2560x1600.jpg)
-            stem, n = f"{base}-{n}", n + 1
-        used.add(stem)
+        stem = unique_name(sequence_name("v", photo)[2:], used)
         for kind in kinds:
             name = f"v_{kind}-{stem}"
             images, homs = make_invariance_sequence(canvas, kind, sequence_rng(seed, name))
@@ -138,7 +137,8 @@ def invariance_curves(pairs: Iterable[dict[str, Any]], eps: float = 3.0) -> dict
         kind = str(p["sequence"]).split("_", 1)[1].split("-", 1)[0]
         if kind not in LEVELS:
             continue
-        slot = acc.setdefault(kind, {m: [[] for _ in range(5)] for m in ("homography", "repeatability", "nn_map")})
+        n = len(LEVELS[kind])
+        slot = acc.setdefault(kind, {m: [[] for _ in range(n)] for m in ("homography", "repeatability", "nn_map")})
         i = int(p["k"]) - 2
         ce = p.get("corner_error")
         slot["homography"][i].append(float(ce is not None and ce <= eps))
