@@ -17,10 +17,8 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import importlib.metadata
 import json
 import os
-import platform
 import socket
 import sys
 import tempfile
@@ -36,49 +34,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from superpoint_rt.api import SuperPoint  # noqa: E402
+from superpoint_rt.bench import cpu_description, versions  # noqa: E402
 from superpoint_rt.demo import SAMPLE_VIDEO  # noqa: E402
 from superpoint_rt.drawing import draw_text, draw_tracks  # noqa: E402
 from superpoint_rt.streaming import StreamStats, stream  # noqa: E402
 from superpoint_rt.tracking import PointTracker  # noqa: E402
-
-CPU_FLAGS = ("avx2", "fma", "avx512f", "avx512bw", "avx512_vnni", "avx512_bf16", "amx_tile", "amx_bf16", "amx_int8")
-
-
-def cpu_info() -> dict[str, Any]:
-    model, flags = platform.processor() or "unknown", set()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name") and model in ("", "unknown", platform.machine()):
-                model = line.split(":", 1)[1].strip()
-            elif line.startswith("flags"):
-                flags = set(line.split(":", 1)[1].split())
-    except OSError:
-        pass
-    return {
-        "model": model,
-        "logical_cpus": os.cpu_count(),
-        "affinity": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
-        "flags": {f: f in flags for f in CPU_FLAGS},
-    }
-
-
-def versions() -> dict[str, str | None]:
-    out: dict[str, str | None] = {"python": platform.python_version()}
-    for pkg in (
-        "numpy",
-        "opencv-python-headless",
-        "opencv-python",
-        "openvino",
-        "onnxruntime",
-        "torch",
-        "superpoint_rt",
-    ):
-        try:
-            out[pkg] = importlib.metadata.version(pkg)
-        except importlib.metadata.PackageNotFoundError:
-            out[pkg] = None
-    out["cv2"] = cv2.__version__
-    return out
 
 
 def load_frames(path: Path, limit: int | None) -> list[np.ndarray]:
@@ -196,7 +156,7 @@ def main() -> None:
         "benchmark": "stream",
         "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "host": socket.gethostname(),
-        "cpu": cpu_info(),
+        "cpu": cpu_description(),  # model, AMX / AVX512 flags, CPUs this process may use
         "load_average": {"before": load_before, "after": load_after},
         "versions": versions(),
         "engine": sp.info(),

@@ -76,6 +76,7 @@ def cpu_description() -> dict[str, Any]:
         "cpu": model,
         "machine": platform.machine(),
         "cpu_count": os.cpu_count(),
+        "affinity": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
         "amx": bool(flags & {"amx_tile", "amx_bf16", "amx_int8"}),
         "avx512_bf16": "avx512_bf16" in flags,
         "avx512_vnni": "avx512_vnni" in flags,

@@ -62,3 +62,56 @@ def test_superpoint_stage_smoke(tmp_path: Path) -> None:
     assert len(losses) == 2 and all(np.isfinite(losses))
     assert (tmp_path / "run" / "export" / "weights.pth").is_file()
     assert "desc" in (tmp_path / "run" / "train_log.csv").read_text().splitlines()[0]
+
+
+def _write_labels(folder: Path, names: list[str], points: list[np.ndarray], size: tuple[int, int]) -> None:
+    """One shard in ``train adapt``'s format, written by hand (points known exactly)."""
+    folder.mkdir(parents=True)
+    offsets = np.cumsum([0] + [len(p) for p in points]).astype(np.int64)
+    pts = np.concatenate([np.concatenate([p, np.ones((len(p), 1))], axis=1) for p in points]).astype(np.float32)
+    np.savez(folder / "shard_00000.npz", names=np.array(names), points=pts, offsets=offsets, size=np.array(size))
+
+
+def test_pair_source_reads_several_labelled_folders(tmp_path: Path) -> None:
+    from superpoint_rt.train.config import from_dict
+    from superpoint_rt.train.superpoint import PairSource
+
+    # the same file names in two folders, told apart by their brightness and their labels
+    for k, grey in ((0, 40), (1, 200)):
+        (tmp_path / f"img{k}").mkdir()
+        for name in ("a.png", "b.png"):
+            cv2.imwrite(str(tmp_path / f"img{k}" / name), np.full((32, 40), grey, np.uint8))
+    _write_labels(tmp_path / "lab0", ["b.png", "a.png"], [np.array([[5.0, 6.0]]), np.array([[1.0, 2.0]])], (32, 40))
+    _write_labels(tmp_path / "lab1", ["a.png"], [np.array([[30.0, 20.0], [9.0, 9.0]])], (32, 40))
+    data = from_dict(
+        DataConfig,
+        {"height": 32, "width": 40, "num_workers": 0, "image_dir": [str(tmp_path / "img0"), str(tmp_path / "img1")],
+         "label_dir": [str(tmp_path / "lab0"), str(tmp_path / "lab1")]},
+    )  # fmt: skip
+    assert isinstance(data.image_dir, tuple) and isinstance(data.label_dir, tuple)  # YAML lists -> tuples
+    src = PairSource(data)
+    # source order, then sorted names; img1/b.png has no labels and is not used
+    assert src.paths == [tmp_path / "img0" / "a.png", tmp_path / "img0" / "b.png", tmp_path / "img1" / "a.png"]
+    np.testing.assert_array_equal(src.points[0], [[1.0, 2.0]])
+    np.testing.assert_array_equal(src.points[1], [[5.0, 6.0]])
+    np.testing.assert_array_equal(src.points[2], [[30.0, 20.0], [9.0, 9.0]])
+    seen = {}
+    for i in range(3):  # one epoch visits every image once; each image comes from its own folder
+        k = src.image_index(0, i)
+        seen[k] = float(src.sample(0, i)["image"].mean())
+    assert sorted(seen) == [0, 1, 2]
+    assert seen[0] < 0.5 and seen[1] < 0.5 and seen[2] > 0.5  # photometric augmentation keeps dark vs bright apart
+
+
+def test_pair_source_errors_name_the_problem(tmp_path: Path) -> None:
+    from superpoint_rt.train.superpoint import PairSource
+
+    (tmp_path / "img").mkdir()
+    cv2.imwrite(str(tmp_path / "img" / "a.png"), np.zeros((32, 40), np.uint8))
+    _write_labels(tmp_path / "lab", ["a.png", "gone.png"], [np.zeros((1, 2)), np.zeros((1, 2))], (32, 40))
+    with pytest.raises(ValueError, match="pair up"):
+        PairSource(DataConfig(image_dir=(str(tmp_path / "img"),), label_dir=(str(tmp_path / "lab"), str(tmp_path))))
+    with pytest.raises(ValueError, match=r"gone\.png"):
+        PairSource(DataConfig(image_dir=str(tmp_path / "img"), label_dir=str(tmp_path / "lab")))
+    with pytest.raises(ValueError, match=r"needs data\.image_dir"):
+        PairSource(DataConfig(label_dir=str(tmp_path / "lab")))

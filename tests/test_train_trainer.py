@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -112,6 +113,14 @@ def test_shipped_configs_load_and_chain_as_documented() -> None:
     assert v2.lr_at(4648) == 1e-4 and v2.lr_at(6000) == 3e-5  # the release run's schedule (README card)
     two = loaded["superpoint_release_v2_2proc"]  # the same run as 2 processes x 4 samples
     assert (two.batch_size, two.torch_threads) == (4, 1) and two.lr_schedule == v2.lr_schedule
+    v3 = loaded["superpoint_release_v3"]  # phase 3: phase 2's recipe as 2 processes, phase 2's crops + new ones
+    assert v3.data.image_dir == (v2.data.image_dir, "train_data/crops_v3")
+    assert v3.data.label_dir == (v2.data.label_dir, "train_runs/adapt_v3")
+    assert v3.checkpoint_every == 250
+    same = {"checkpoint_every": 0}
+    assert dataclasses.replace(v3, data=dataclasses.replace(v3.data, image_dir=None, label_dir=None), **same) == (
+        dataclasses.replace(two, data=dataclasses.replace(two.data, image_dir=None, label_dir=None), **same)
+    )
 
 
 def test_config_base_merges_and_rejects_cycles(tmp_path: Path) -> None:

@@ -27,8 +27,9 @@ class DataConfig:
         homography: its parameters; also the pair warp of the SuperPoint stage.
         valid_border_margin: pixels eroded from the valid area after a warp.
         num_workers: DataLoader worker processes (0: generate in the training process).
-        image_dir: real images (SuperPoint stage).
-        label_dir: pseudo ground truth written by ``train adapt`` (SuperPoint stage).
+        image_dir: real images (SuperPoint stage): a folder, or a list of folders.
+        label_dir: pseudo ground truth written by ``train adapt`` (SuperPoint stage): a folder, or a list that
+            pairs up with ``image_dir`` (labels of ``label_dir[i]`` name images under ``image_dir[i]``).
     """
 
     height: int = 120
@@ -40,8 +41,8 @@ class DataConfig:
     homography: HomographyConfig = field(default_factory=lambda: HomographyConfig(patch_ratio=0.8))
     valid_border_margin: int = 3
     num_workers: int = 1
-    image_dir: str | None = None
-    label_dir: str | None = None
+    image_dir: str | tuple[str, ...] | None = None
+    label_dir: str | tuple[str, ...] | None = None
 
 
 @dataclass
@@ -145,7 +146,11 @@ def _convert(tp: Any, value: Any) -> Any:
     args = typing.get_args(tp)
     if origin is typing.Union or str(origin) == "<class 'types.UnionType'>":
         inner = [a for a in args if a is not type(None)]
-        return _convert(inner[0], value) if len(inner) == 1 else value
+        if len(inner) == 1:
+            return _convert(inner[0], value)
+        if isinstance(value, list) and any(typing.get_origin(a) is tuple for a in inner):
+            return tuple(value)  # e.g. ``str | tuple[str, ...]`` given a YAML list
+        return value
     if origin is tuple and isinstance(value, list | tuple):
         return tuple(value)
     return value

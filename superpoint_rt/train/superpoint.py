@@ -1,7 +1,8 @@
 """SuperPoint stage data: (image, random warp of it, H) pairs from real images + pseudo ground truth.
 
 Images come from ``data.image_dir`` (loaded as in adaptation: cover ``(height, width)``, centre
-crop), labels from ``data.label_dir`` (shards written by ``train adapt`` at the same size). Sample
+crop), labels from ``data.label_dir`` (shards written by ``train adapt`` at the same size); either one
+folder each or lists of folders that pair up (e.g. crops labelled in separate adaptation runs). Sample
 ``i`` of stream ``seed``: the image of index ``perm_epoch[i % N]`` (a fresh permutation per epoch),
 a random homography ``H`` (source -> warped, ``data.homography``), photometric augmentation on each
 side independently. Batches hold the keys listed in :mod:`superpoint_rt.train.data`.
@@ -25,24 +26,52 @@ from superpoint_rt.train.data import StepBatches, collate, keypoint_map
 from superpoint_rt.train.losses import cell_valid_mask, points_to_labels
 
 
+def label_sources(data: DataConfig) -> list[tuple[Path, Path]]:
+    """``data.image_dir`` / ``data.label_dir`` as (image folder, label folder) pairs.
+
+    Each is one path or a list of paths; lists pair up by position (labels of ``label_dir[i]`` name
+    images relative to ``image_dir[i]``).
+    """
+    if not data.image_dir or not data.label_dir:
+        raise ValueError("the superpoint stage needs data.image_dir and data.label_dir")
+    images = [data.image_dir] if isinstance(data.image_dir, str) else list(data.image_dir)
+    labels = [data.label_dir] if isinstance(data.label_dir, str) else list(data.label_dir)
+    if len(images) != len(labels) or not images:
+        raise ValueError(
+            "data.image_dir and data.label_dir must pair up: "
+            f"{len(images)} image folder(s), {len(labels)} label folder(s)"
+        )
+    return [(Path(i), Path(lab)) for i, lab in zip(images, labels)]
+
+
 class PairSource:
-    """The labelled images: names (relative paths), their points, and pair sampling."""
+    """The labelled images: paths, their points, and pair sampling.
+
+    Images are ordered by source (the order of ``data.image_dir``), then by relative path; with one source this is
+    the sorted relative paths, as before multi-source data existed (so resumed runs replay the same stream).
+    """
 
     def __init__(self, data: DataConfig) -> None:
-        if not data.image_dir or not data.label_dir:
-            raise ValueError("the superpoint stage needs data.image_dir and data.label_dir")
         self.data = data
-        self.root = Path(data.image_dir)
-        labels = load_labels(data.label_dir)
-        self.names = sorted(labels)
-        self.points = [labels[n][:, :2] for n in self.names]
+        self.paths: list[Path] = []
+        self.points: list[np.ndarray] = []
+        for image_dir, label_dir in label_sources(data):
+            if not image_dir.is_dir():
+                raise ValueError(f"data.image_dir: not a folder: {image_dir}")
+            labels = load_labels(label_dir)
+            for name in sorted(labels):
+                path = image_dir / name
+                if not path.is_file():
+                    raise ValueError(f"labels in {label_dir} name {name}, which is not in {image_dir}")
+                self.paths.append(path)
+                self.points.append(labels[name][:, :2])
         self._perm: tuple[int, int, np.ndarray] | None = None
 
     def __len__(self) -> int:
-        return len(self.names)
+        return len(self.paths)
 
     def image_index(self, seed: int, i: int) -> int:
-        n = len(self.names)
+        n = len(self.paths)
         epoch = i // n
         if self._perm is None or self._perm[:2] != (seed, epoch):
             self._perm = (seed, epoch, np.random.default_rng([seed, epoch, 7]).permutation(n))
@@ -52,7 +81,7 @@ class PairSource:
         d = self.data
         k = self.image_index(seed, i)
         rng = np.random.default_rng([seed, i])
-        img = load_image(self.root / self.names[k], (d.height, d.width)) * 255.0
+        img = load_image(self.paths[k], (d.height, d.width)) * 255.0
         return make_pair(img, self.points[k], rng, d)
 
 
