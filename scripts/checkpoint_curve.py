@@ -1,0 +1,86 @@
+"""Homography accuracy, repeatability and NN mAP per training checkpoint, from ``superpoint-rt eval --json`` files.
+
+    superpoint-rt eval BENCH --method superpoint --precision bf16 --weights CKPT --json evals/step_N.json   # per ckpt
+    python scripts/checkpoint_curve.py evals/step_*.json --json curve.json --plot curve.png [--shipped 4648]
+
+The step is read from each file name (the last integer in it). Only the "all" summary row is used; files with a
+different pair count than the first are refused (they are not the same benchmark).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+from superpoint_rt.bench import cpu_description
+
+METRICS = ("homography@1", "homography@3", "homography@5", "repeatability", "nn_map", "matching_score")
+
+
+def read_rows(paths: list[Path]) -> list[dict[str, Any]]:
+    """One row per eval JSON: step (from the file name), pairs and :data:`METRICS` of the "all" summary."""
+    rows = []
+    for p in paths:
+        found = re.findall(r"\d+", p.stem)
+        if not found:
+            raise ValueError(f"{p}: no step number in the file name")
+        summary = json.loads(p.read_text())["results"][0]["summary"]["all"]
+        rows.append({"step": int(found[-1]), "pairs": summary["pairs"], **{k: round(summary[k], 4) for k in METRICS}})
+    rows.sort(key=lambda r: r["step"])
+    if len({r["pairs"] for r in rows}) > 1:
+        raise ValueError(f"different pair counts {sorted({r['pairs'] for r in rows})}: not the same benchmark")
+    return rows
+
+
+def plot(rows: list[dict[str, Any]], out: Path, shipped: int | None) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    steps = [r["step"] for r in rows]
+    fig, ax = plt.subplots(figsize=(8, 4.2))
+    for k, style in zip(METRICS[:5], ("o-", "s-", "^-", "d--", "x:")):
+        ax.plot(steps, [r[k] for r in rows], style, label=k.replace("homography@", "hom. eps="))
+    if shipped is not None:
+        ax.axvline(shipped, color="grey", lw=1)
+        ax.annotate("shipped", (shipped, 0.32), rotation=90, ha="right", color="grey")
+    pairs = rows[0]["pairs"]
+    title = f"checkpoints on the training-photo benchmark ({pairs} pairs; one pair = {1 / pairs:.3f})"
+    ax.set(xlabel="SuperPoint-stage step", ylabel="score", ylim=(0.3, 0.8), title=title)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, ncol=3, loc="center")  # the empty band between eps=1 and the rest
+    fig.tight_layout()
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("evals", nargs="+", type=Path, help="eval JSON files, one per checkpoint")
+    ap.add_argument("--json", type=Path, help="write the rows (and the CPU) here")
+    ap.add_argument("--plot", type=Path, help="write a PNG here")
+    ap.add_argument("--shipped", type=int, help="mark this step as the shipped one")
+    ap.add_argument("--note", default="", help="free text stored in the JSON (what the benchmark and runs are)")
+    args = ap.parse_args(argv)
+    try:
+        rows = read_rows(args.evals)
+    except (OSError, KeyError, ValueError, json.JSONDecodeError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    for r in rows:
+        print(" ".join(f"{k}={v}" for k, v in r.items()))
+    if args.json:
+        doc = {"note": args.note, "shipped_step": args.shipped, "cpu": cpu_description(), "rows": rows}
+        args.json.write_text(json.dumps(doc, indent=1) + "\n")
+    if args.plot:
+        plot(rows, args.plot, args.shipped)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
