@@ -71,7 +71,6 @@ def transform_homography(kind: str, level: float, size: tuple[int, int] = (480, 
     else:
         raise ValueError(f"transform must be one of {sorted(LEVELS)}, got {kind!r}")
     hom = from_c @ g @ to_c
-    hom /= hom[2, 2]
     if kind == "tilt":  # keep the centre fixed
         c = hom @ np.array([cx, cy, 1.0])
         hom = np.array([[1, 0, cx - c[0] / c[2]], [0, 1, cy - c[1] / c[2]], [0, 0, 1]], np.float64) @ hom

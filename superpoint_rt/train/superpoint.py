@@ -36,7 +36,7 @@ def label_sources(data: DataConfig) -> list[tuple[Path, Path]]:
         raise ValueError("the superpoint stage needs data.image_dir and data.label_dir")
     images = [data.image_dir] if isinstance(data.image_dir, str) else list(data.image_dir)
     labels = [data.label_dir] if isinstance(data.label_dir, str) else list(data.label_dir)
-    if len(images) != len(labels) or not images:
+    if len(images) != len(labels):
         raise ValueError(
             "data.image_dir and data.label_dir must pair up: "
             f"{len(images)} image folder(s), {len(labels)} label folder(s)"
