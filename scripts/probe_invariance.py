@@ -67,6 +67,7 @@ def main() -> int:
     ap.add_argument("--weights", help="SuperPoint weights (default: the packaged ones)")
     ap.add_argument("--precision", default="fp32", help="SuperPoint precision (fp32, bf16, int8)")
     ap.add_argument("--name", help="row label for superpoint")
+    ap.add_argument("--scales", type=float, nargs="+", metavar="S", help="SuperPoint multi-scale pyramid")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument(
         "--include",
@@ -93,6 +94,8 @@ def main() -> int:
         curves.update(json.loads(earlier.read_text())["curves"])
     for name in args.method:
         kw = {"precision": args.precision, **({"weights": args.weights} if args.weights else {})}
+        if args.scales:
+            kw["scales"] = tuple(args.scales)
         method = get_method(name, **kw) if name == "superpoint" else get_method(name)
         if name == "superpoint":
             method.name = args.name or f"superpoint {args.precision}"

@@ -12,6 +12,7 @@ import numpy as np
 
 from . import ops
 from .backends import Engine, create_engine
+from .multiscale import check_scales, merge_levels, resize_level
 from .preprocess import pad_to_multiple, split_images, to_gray_float
 from .subpixel import refine_subpixel
 from .types import Features
@@ -46,6 +47,9 @@ class SuperPoint:
     num_threads    None         CPU threads for the engine
     int8_model     None         OpenVINO IR of a quantised model for precision="int8" (None: the IR shipped
                                 beside packaged weights, if any); checked against the weights' fingerprint
+    scales         (1.0,)       image pyramid for multi-scale detection, e.g. (1.0, 0.71, 0.5): the network
+                                runs on each resized copy and the keypoints merge in input pixels, top-k over
+                                all levels (superpoint_rt.multiscale; CPU path; costs the levels' total area)
     ============== ============ ==========================================================================
 
     Calling it: ``sp(image) -> Features``; ``sp([img, ...])`` or ``sp(array (B,H,W[,C]))`` -> list of Features
@@ -70,6 +74,7 @@ class SuperPoint:
         convention: str | None = None,
         num_threads: int | None = None,
         int8_model: str | None = None,
+        scales: Sequence[float] = (1.0,),
     ) -> None:
         if not (0.0 <= float(conf_threshold) <= 1.0) or not np.isfinite(conf_threshold):
             raise ValueError(f"conf_threshold must be in [0, 1], got {conf_threshold}")
@@ -92,10 +97,13 @@ class SuperPoint:
         self.interpolation = interpolation
         self.subpixel = bool(subpixel)
         self.convention = convention
+        self.scales = check_scales(scales)
         self._gpu: Any = None
         if backend == "tensorrt" or (device is not None and device.startswith("cuda")):
             if self.subpixel:
                 raise ValueError("subpixel=True runs on the CPU path only (not yet in the CUDA post-processing)")
+            if self.scales != (1.0,):
+                raise ValueError("multi-scale detection (scales) runs on the CPU path only (not yet on the GPU)")
             # the device-resident pipeline: upload, network, CUDA post-processing, one sync per call
             from .gpu.pipeline import GpuPipeline
 
@@ -139,6 +147,7 @@ class SuperPoint:
             "interpolation": self.interpolation,
             "subpixel": self.subpixel,
             "convention": self.convention,
+            "scales": list(self.scales),
         }
 
     def __repr__(self) -> str:
@@ -155,8 +164,23 @@ class SuperPoint:
         items, is_batch = split_images(images)
         t0 = time.perf_counter()
         grays = [to_gray_float(im) for im in items]
-        t_pre = (time.perf_counter() - t0) / len(items)
-        results: list[Features | None] = [None] * len(items)
+        if self.scales == (1.0,):
+            out = self._detect(grays, (time.perf_counter() - t0) / len(items))
+        else:
+            levels = [resize_level(g, s) for g in grays for s in self.scales]
+            flat = self._detect(levels, (time.perf_counter() - t0) / len(levels))
+            n = len(self.scales)
+            out = []
+            for i, g in enumerate(grays):
+                merged, level_index = merge_levels(flat[i * n : (i + 1) * n], g.shape, self.max_keypoints)
+                merged.scales = np.asarray(self.scales, np.float32)[level_index]
+                out.append(merged)
+        return out if is_batch else out[0]
+
+    def _detect(self, grays: list[np.ndarray], t_pre: float) -> list[Features]:
+        """Gray float32 images -> Features each (images of one size run as one batch); ``t_pre``: seconds per image
+        of preprocessing so far, added to the ``preprocess`` timing."""
+        results: list[Features | None] = [None] * len(grays)
         groups: dict[tuple[int, int], list[int]] = {}
         for i, g in enumerate(grays):
             groups.setdefault(g.shape, []).append(i)
@@ -176,8 +200,7 @@ class SuperPoint:
                     "postprocess": (t4 - t3) / len(idx),
                 }
                 results[i] = feats[j]
-        out = [r for r in results if r is not None]
-        return out if is_batch else out[0]
+        return [r for r in results if r is not None]
 
     def _postprocess(self, logits: np.ndarray, coarse: np.ndarray, size: tuple[int, int]) -> Features:
         """(65,Hc,Wc) logits + (256,Hc,Wc) coarse descriptors -> Features for an image of ``size`` (H, W)."""
@@ -198,7 +221,7 @@ class SuperPoint:
         return Features(kpts, scores, desc, (h, w))
 
     def heatmap(self, image: np.ndarray) -> np.ndarray:
-        """The dense detector probability map (H, W) float32 of one image."""
+        """The dense detector probability map (H, W) float32 of one image (at scale 1, whatever ``scales``)."""
         gray = to_gray_float(image)
         h, w = gray.shape
         with self._lock:

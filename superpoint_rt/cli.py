@@ -39,6 +39,9 @@ def engine_options() -> argparse.ArgumentParser:
     g.add_argument("--convention", default=None, choices=["center", "magicleap", "superglue"])
     g.add_argument("--subpixel", action="store_true", help="sub-pixel keypoint refinement (CPU path)")
     g.add_argument("--int8-model", default=None, help="quantised OpenVINO IR for --precision int8")
+    g.add_argument(
+        "--scales", type=float, nargs="+", default=None, metavar="S", help="multi-scale pyramid, e.g. 1 0.71 0.5"
+    )
     return p
 
 
@@ -60,6 +63,7 @@ def build_superpoint(args: argparse.Namespace) -> Any:
         num_threads=args.threads,
         subpixel=getattr(args, "subpixel", False),
         int8_model=getattr(args, "int8_model", None),
+        scales=tuple(getattr(args, "scales", None) or (1.0,)),
     )
 
 
@@ -105,7 +109,8 @@ def cmd_detect(args: argparse.Namespace) -> int:
             rec["output"] = out
         if args.save_features:
             npz = args.save_features if len(args.images) == 1 else f"{Path(args.save_features).with_suffix('')}_{i}.npz"
-            np.savez(npz, keypoints=f.keypoints, scores=f.scores, descriptors=f.descriptors)
+            extra = {} if f.scales is None else {"scales": f.scales}
+            np.savez(npz, keypoints=f.keypoints, scores=f.scores, descriptors=f.descriptors, **extra)
             rec["features"] = npz
         records.append(rec)
         if not args.json:

@@ -20,6 +20,8 @@ class Features:
         descriptors: (N, D) float32, unit L2 norm (D = 256).
         image_size: (height, width) of the input image.
         timings: per-stage seconds, e.g. {"preprocess": ..., "network": ..., "postprocess": ...}.
+        scales: (N,) float32, the pyramid scale each keypoint was detected at (multi-scale detection,
+            ``SuperPoint(scales=...)``); None for single-scale detection.
     """
 
     keypoints: np.ndarray
@@ -27,6 +29,7 @@ class Features:
     descriptors: np.ndarray
     image_size: tuple[int, int]
     timings: dict[str, float] = field(default_factory=dict)
+    scales: np.ndarray | None = None
 
     def __len__(self) -> int:
         return int(self.keypoints.shape[0])

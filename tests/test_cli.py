@@ -89,3 +89,18 @@ def test_info(capsys):
     assert rc == 0
     info = json.loads(so)
     assert "extension" in info and "backends" in info
+
+
+def test_detect_multiscale(tmp_path, capsys, data_dir, weights_file):
+    feats = tmp_path / "f.npz"
+    argv = ["detect", str(data_dir / "astronaut.jpg"), "--weights", weights_file, "--backend", "onnxruntime"]
+    rc, out, _ = run(
+        [*argv, "--scales", "1", "0.5", "--max-keypoints", "200", "--save-features", str(feats), "--json"], capsys
+    )
+    assert rc == 0
+    rep = json.loads(out)
+    assert rep["engine"]["scales"] == [1.0, 0.5]
+    with np.load(feats) as z:
+        assert set(np.unique(z["scales"])) <= {1.0, 0.5} and len(z["scales"]) == len(z["keypoints"]) == 200
+    rc, _, err = run([*argv, "--scales", "1", "0"], capsys)
+    assert rc != 0 and "(0, 2]" in err

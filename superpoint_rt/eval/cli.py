@@ -65,6 +65,13 @@ def register(subparsers: Any) -> None:
     s.add_argument("--int8-model", help="quantised OpenVINO IR for --precision int8 (superpoint-rt quantize)")
     s.add_argument("--subpixel", action="store_true", help="sub-pixel keypoint refinement (SuperPoint(subpixel=True))")
     s.add_argument("--conf-threshold", type=float, help="detection threshold")
+    s.add_argument(
+        "--scales",
+        type=float,
+        nargs="+",
+        metavar="S",
+        help="multi-scale detection on an image pyramid, e.g. --scales 1 0.71 0.5 (SuperPoint(scales=...))",
+    )
     s.add_argument("--nms-radius", type=int, help="NMS radius in pixels")
     y = p.add_argument_group("synthetic")
     y.add_argument("--images", type=int, default=300, help="held-out Synthetic Shapes images (300)")
@@ -120,6 +127,7 @@ def _method(name: str, args: argparse.Namespace) -> Any:
         nms_radius=args.nms_radius,
         int8_model=args.int8_model,
         subpixel=True if getattr(args, "subpixel", False) else None,
+        scales=tuple(args.scales) if getattr(args, "scales", None) else None,
     )
     method = get_method(name, **{k: v for k, v in kw.items() if v is not None})
     if getattr(args, "name", None):
