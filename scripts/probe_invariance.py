@@ -113,7 +113,11 @@ def main() -> int:
         "photos": args.photos,
         "num_photos": n_seq // len(LEVELS),
         "seed": args.seed,
-        "superpoint": {"weights": args.weights or "packaged default", "precision": args.precision},
+        "superpoint": {
+            "weights": args.weights or "packaged default",
+            "precision": args.precision,
+            "scales": list(args.scales) if args.scales else [1.0],
+        },
         "cpu": cpu_description(),  # model and the AMX / AVX512 flags
         "levels": LEVELS,
     }

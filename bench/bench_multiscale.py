@@ -1,0 +1,101 @@
+#!/usr/bin/env python
+"""What multi-scale detection costs: SuperPoint(scales=...) against single-scale, side by side in one run.
+
+    python bench/bench_multiscale.py                          # 480x640, OpenVINO BF16 and FP32, 30 iterations
+    python bench/bench_multiscale.py --scales 1 0.71 0.5 --precision bf16 --iterations 50
+
+Times the whole call (preprocess + pyramid + network + post-processing) per image on the repository's test photos
+and writes bench/results/multiscale_cpu.json with the CPU model and flags, versions and machine load. The ratio
+is the number to read on a CPU; absolute frame rates vary with the host.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+import warnings
+from pathlib import Path
+
+try:
+    from superpoint_rt.bench import cpu_description, load_images, machine_load, versions
+except ImportError:  # run from a source checkout without `pip install -e .`
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from superpoint_rt.bench import cpu_description, load_images, machine_load, versions
+
+from superpoint_rt import SuperPoint
+
+
+def time_calls(sp: SuperPoint, images: list, iterations: int, warmup: int = 3) -> dict[str, float]:
+    """Median / mean milliseconds per call and the mean keypoint count, cycling over ``images``."""
+    for i in range(warmup):
+        sp(images[i % len(images)])
+    ms, counts = [], []
+    for i in range(iterations):
+        t0 = time.perf_counter()
+        f = sp(images[i % len(images)])
+        ms.append((time.perf_counter() - t0) * 1e3)
+        counts.append(len(f))
+    return {
+        "median_ms": round(statistics.median(ms), 2),
+        "mean_ms": round(statistics.fmean(ms), 2),
+        "fps": round(1e3 / statistics.median(ms), 1),
+        "keypoints": round(statistics.fmean(counts), 1),
+    }
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--scales", type=float, nargs="+", default=[1.0, 0.71, 0.5])
+    ap.add_argument("--precision", nargs="+", default=["bf16", "fp32"])
+    ap.add_argument("--backend", default="openvino")
+    ap.add_argument("--weights", default=None, help="default: the packaged weights")
+    ap.add_argument("--size", type=int, nargs=2, default=[480, 640], metavar=("H", "W"))
+    ap.add_argument("--iterations", type=int, default=30)
+    ap.add_argument("--max-keypoints", type=int, default=1000)
+    ap.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "results" / "multiscale_cpu.json")
+    args = ap.parse_args()
+
+    images = load_images(None, *args.size)
+    rows = []
+    for precision in args.precision:
+        for scales in ((1.0,), tuple(args.scales)):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                sp = SuperPoint(
+                    args.weights,
+                    backend=args.backend,
+                    precision=precision,
+                    max_keypoints=args.max_keypoints,
+                    scales=scales,
+                )
+            r = {"backend": sp.backend, "precision": sp.precision, "scales": list(scales)}
+            r.update(time_calls(sp, images, args.iterations))
+            rows.append(r)
+            print(
+                f"{sp.backend} {sp.precision} scales={list(scales)}: {r['median_ms']} ms ({r['fps']} FPS), "
+                f"{r['keypoints']} keypoints"
+            )
+    for r in rows:
+        base = next(b for b in rows if b["precision"] == r["precision"] and b["scales"] == [1.0])
+        r["time_vs_single_scale"] = round(r["median_ms"] / base["median_ms"], 2)
+    result = {
+        "size": args.size,
+        "iterations": args.iterations,
+        "images": len(images),
+        "rows": rows,
+        "cpu": cpu_description(),
+        "versions": versions(),
+        "load": machine_load(),
+        "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=1) + "\n")
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
