@@ -1,12 +1,13 @@
 #!/usr/bin/env python
 """What multi-scale detection costs: SuperPoint(scales=...) against single-scale, side by side in one run.
 
-    python bench/bench_multiscale.py                          # 480x640, OpenVINO BF16 and FP32, 30 iterations
-    python bench/bench_multiscale.py --scales 1 0.71 0.5 --precision bf16 --iterations 50
+    python bench/bench_multiscale.py                     # 480x640, OpenVINO BF16 and FP32, 30 iterations
+    python bench/bench_multiscale.py --scales 1,0.71,0.5 --precision bf16 --iterations 50
 
-Times the whole call (preprocess + pyramid + network + post-processing) per image on the repository's test photos
-and writes bench/results/multiscale_cpu.json with the CPU model and flags, versions and machine load. The ratio
-is the number to read on a CPU; absolute frame rates vary with the host.
+Times the whole call (preprocess + pyramid + network + post-processing) per image on the repository's test photos,
+the configurations interleaved call by call (a slow spell of a shared host hits them alike), and writes
+bench/results/multiscale_cpu.json with the CPU model and flags, versions and machine load. The ratio is the number
+to read on a CPU; absolute frame rates vary with the host.
 """
 
 from __future__ import annotations
@@ -28,27 +29,43 @@ except ImportError:  # run from a source checkout without `pip install -e .`
 from superpoint_rt import SuperPoint
 
 
-def time_calls(sp: SuperPoint, images: list, iterations: int, warmup: int = 3) -> dict[str, float]:
-    """Median / mean milliseconds per call and the mean keypoint count, cycling over ``images``."""
+def time_interleaved(models: list[SuperPoint], images: list, iterations: int, warmup: int = 3) -> list[dict]:
+    """Median / mean milliseconds per call and mean keypoint count for each model, calls interleaved.
+
+    Iteration i runs every model once on ``images[i % len(images)]``, so a slow spell of the host hits all
+    configurations alike and the ratios stay fair.
+    """
     for i in range(warmup):
-        sp(images[i % len(images)])
-    ms, counts = [], []
+        for sp in models:
+            sp(images[i % len(images)])
+    ms: list[list[float]] = [[] for _ in models]
+    counts: list[list[int]] = [[] for _ in models]
     for i in range(iterations):
-        t0 = time.perf_counter()
-        f = sp(images[i % len(images)])
-        ms.append((time.perf_counter() - t0) * 1e3)
-        counts.append(len(f))
-    return {
-        "median_ms": round(statistics.median(ms), 2),
-        "mean_ms": round(statistics.fmean(ms), 2),
-        "fps": round(1e3 / statistics.median(ms), 1),
-        "keypoints": round(statistics.fmean(counts), 1),
-    }
+        img = images[i % len(images)]
+        for j, sp in enumerate(models):
+            t0 = time.perf_counter()
+            f = sp(img)
+            ms[j].append((time.perf_counter() - t0) * 1e3)
+            counts[j].append(len(f))
+    return [
+        {
+            "median_ms": round(statistics.median(m), 2),
+            "mean_ms": round(statistics.fmean(m), 2),
+            "fps": round(1e3 / statistics.median(m), 1),
+            "keypoints": round(statistics.fmean(c), 1),
+        }
+        for m, c in zip(ms, counts, strict=True)
+    ]
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--scales", type=float, nargs="+", default=[1.0, 0.71, 0.5])
+    ap.add_argument(
+        "--scales",
+        nargs="+",
+        default=["1,0.71,0.5", "1.41,1,0.71,0.5"],
+        help="pyramids to compare with single-scale, each comma-separated (default: 1,0.71,0.5 1.41,1,0.71,0.5)",
+    )
     ap.add_argument("--precision", nargs="+", default=["bf16", "fp32"])
     ap.add_argument("--backend", default="openvino")
     ap.add_argument("--weights", default=None, help="default: the packaged weights")
@@ -59,23 +76,27 @@ def main() -> int:
     args = ap.parse_args()
 
     images = load_images(None, *args.size)
+    pyramids = [(1.0,)] + [tuple(float(v) for v in p.split(",")) for p in args.scales]
     rows = []
     for precision in args.precision:
-        for scales in ((1.0,), tuple(args.scales)):
+        models = []
+        for scales in pyramids:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                sp = SuperPoint(
-                    args.weights,
-                    backend=args.backend,
-                    precision=precision,
-                    max_keypoints=args.max_keypoints,
-                    scales=scales,
+                models.append(
+                    SuperPoint(
+                        args.weights,
+                        backend=args.backend,
+                        precision=precision,
+                        max_keypoints=args.max_keypoints,
+                        scales=scales,
+                    )
                 )
-            r = {"backend": sp.backend, "precision": sp.precision, "scales": list(scales)}
-            r.update(time_calls(sp, images, args.iterations))
+        for sp, timing in zip(models, time_interleaved(models, images, args.iterations), strict=True):
+            r = {"backend": sp.backend, "precision": sp.precision, "scales": list(sp.scales), **timing}
             rows.append(r)
             print(
-                f"{sp.backend} {sp.precision} scales={list(scales)}: {r['median_ms']} ms ({r['fps']} FPS), "
+                f"{sp.backend} {sp.precision} scales={list(sp.scales)}: {r['median_ms']} ms ({r['fps']} FPS), "
                 f"{r['keypoints']} keypoints"
             )
     for r in rows:
