@@ -21,16 +21,16 @@ import warnings
 from pathlib import Path
 
 try:
-    from superpoint_rt.bench import cpu_description, load_images, machine_load, versions
+    from superpoint_rt.bench import cpu_description, load_images, machine_load, timing_stats, versions
 except ImportError:  # run from a source checkout without `pip install -e .`
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from superpoint_rt.bench import cpu_description, load_images, machine_load, versions
+    from superpoint_rt.bench import cpu_description, load_images, machine_load, timing_stats, versions
 
 from superpoint_rt import SuperPoint
 
 
 def time_interleaved(models: list[SuperPoint], images: list, iterations: int, warmup: int = 3) -> list[dict]:
-    """Median / mean milliseconds per call and mean keypoint count for each model, calls interleaved.
+    """Timing statistics (:func:`superpoint_rt.bench.timing_stats`) and mean keypoint count per model.
 
     Iteration i runs every model once on ``images[i % len(images)]``, so a slow spell of the host hits all
     configurations alike and the ratios stay fair.
@@ -38,23 +38,17 @@ def time_interleaved(models: list[SuperPoint], images: list, iterations: int, wa
     for i in range(warmup):
         for sp in models:
             sp(images[i % len(images)])
-    ms: list[list[float]] = [[] for _ in models]
+    seconds: list[list[float]] = [[] for _ in models]
     counts: list[list[int]] = [[] for _ in models]
     for i in range(iterations):
         img = images[i % len(images)]
         for j, sp in enumerate(models):
             t0 = time.perf_counter()
             f = sp(img)
-            ms[j].append((time.perf_counter() - t0) * 1e3)
+            seconds[j].append(time.perf_counter() - t0)
             counts[j].append(len(f))
     return [
-        {
-            "median_ms": round(statistics.median(m), 2),
-            "mean_ms": round(statistics.fmean(m), 2),
-            "fps": round(1e3 / statistics.median(m), 1),
-            "keypoints": round(statistics.fmean(c), 1),
-        }
-        for m, c in zip(ms, counts, strict=True)
+        {**timing_stats(t), "keypoints": round(statistics.fmean(c), 1)} for t, c in zip(seconds, counts, strict=True)
     ]
 
 
@@ -96,12 +90,12 @@ def main() -> int:
             r = {"backend": sp.backend, "precision": sp.precision, "scales": list(sp.scales), **timing}
             rows.append(r)
             print(
-                f"{sp.backend} {sp.precision} scales={list(sp.scales)}: {r['median_ms']} ms ({r['fps']} FPS), "
+                f"{sp.backend} {sp.precision} scales={list(sp.scales)}: {r['p50_ms']} ms ({r['fps']} FPS), "
                 f"{r['keypoints']} keypoints"
             )
     for r in rows:
         base = next(b for b in rows if b["precision"] == r["precision"] and b["scales"] == [1.0])
-        r["time_vs_single_scale"] = round(r["median_ms"] / base["median_ms"], 2)
+        r["time_vs_single_scale"] = round(r["p50_ms"] / base["p50_ms"], 2)
     result = {
         "size": args.size,
         "iterations": args.iterations,

@@ -500,7 +500,8 @@ def _resolve_weights(spec: str | None) -> tuple[Weights, bool, str]:
         )
 
 
-def _stats(samples: Sequence[float], batch: int) -> dict[str, float]:
+def timing_stats(samples: Sequence[float], batch: int = 1) -> dict[str, float]:
+    """Per-call seconds -> p50 / p99 / mean / min milliseconds and FPS (``batch`` images per call, FPS from p50)."""
     ms = np.asarray(samples, np.float64) * 1e3
     p50 = float(np.percentile(ms, 50))
     return {
@@ -615,7 +616,7 @@ def run_benchmark(cfg: BenchConfig, log: Callable[[str], None] = print) -> dict[
                         "width": w,
                         "batch": batch,
                         "stage": s,
-                        **_stats(samples[id(p)][s], batch),
+                        **timing_stats(samples[id(p)][s], batch),
                         "iterations": cfg.iterations,
                         "keypoints_per_image": int(np.mean(counts[id(p)])),
                         "loadavg_at_start": load_at_start,
