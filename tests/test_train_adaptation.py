@@ -103,3 +103,38 @@ def test_engine_heatmap_equals_torch_heatmap():
     b = EngineHeatmap(sd, backend="onnxruntime", precision="fp32")(batch)
     assert a.shape == b.shape == (3, 48, 64)
     np.testing.assert_allclose(a, b, atol=1e-4)
+
+
+def test_engine_heatmap_int8_runs_the_packaged_ir() -> None:
+    """precision="int8" with the packaged weights runs their shipped INT8 IR; its heatmap stays close to FP32's
+    (the FP32 ONNX Runtime engine as the oracle: same network, no quantisation)."""
+    pytest.importorskip("openvino")
+    from superpoint_rt.train.adaptation import EngineHeatmap
+    from superpoint_rt.weights import load_weights
+
+    w = load_weights("superpoint-rt")
+    img = cv2.imread(str(Path(__file__).parent / "data" / "astronaut.jpg"), cv2.IMREAD_GRAYSCALE)
+    batch = (cv2.resize(img, (320, 240), interpolation=cv2.INTER_AREA).astype(np.float32) / 255.0)[None, None]
+    q = EngineHeatmap(w, backend="openvino", precision="int8")
+    assert q.engine.precision == "int8"
+    a = EngineHeatmap(w, backend="onnxruntime", precision="fp32")(batch)
+    b = q(batch)
+    assert a.shape == b.shape == (1, 240, 320)
+    assert not np.array_equal(a, b)  # quantised, not the FP32 network
+    assert np.abs(a - b).mean() < 1e-3 and np.corrcoef(a.ravel(), b.ravel())[0, 1] > 0.98
+
+
+def test_adapt_cli_loads_weights_by_name_and_refuses_int8_on_torch(tmp_path: Path) -> None:
+    from superpoint_rt.train.cli import main
+
+    src = tmp_path / "img"
+    src.mkdir()
+    img = cv2.imread(str(Path(__file__).parent / "data" / "astronaut.jpg"), cv2.IMREAD_GRAYSCALE)
+    cv2.imwrite(str(src / "a.png"), cv2.resize(img, (64, 48)))
+    args = ["adapt", "--weights", "superpoint-rt", "--images", str(src), "--size", "48", "64"]
+    args += ["--num-homographies", "3", "--no-progress"]
+    with pytest.raises(ValueError, match="int8 runs on --engine openvino"):
+        main([*args, "--out", str(tmp_path / "t"), "--engine", "torch", "--precision", "int8"])
+    assert main([*args, "--out", str(tmp_path / "o"), "--engine", "onnxruntime", "--precision", "fp32"]) == 0
+    labels = load_labels(tmp_path / "o")
+    assert list(labels) == ["a.png"] and labels["a.png"].shape[1] == 3

@@ -234,13 +234,60 @@ def list_photos(split: str, include_rendered: bool = False) -> list[Path]:
     if split == "heldout":
         if include_rendered:
             raise ValueError("include_rendered applies to the 'train' split only")
-        lomiri = _files(
-            BACKGROUNDS, LOMIRI_PHOTOS, "lomiri-wallpapers-20.04", "apt-get install lomiri-wallpapers-20.04"
-        )
-        return _skimage() + _matplotlib() + lomiri
+        out = _skimage()  # sources checked in the order listed, so the first missing one is named
+        out += _matplotlib()
+        out += _files(BACKGROUNDS, LOMIRI_PHOTOS, "lomiri-wallpapers-20.04", "apt-get install lomiri-wallpapers-20.04")
+        return out
     out = _plasma(PLASMA_PHOTOS, "plasma-workspace-wallpapers")
     out += _files(BACKGROUNDS / "mate" / "nature", MATE_NATURE, "mate-backgrounds", "apt-get install mate-backgrounds")
     out += _files(BACKGROUNDS, LOMIRI_1604_PHOTOS, "lomiri-wallpapers-16.04", "apt-get install lomiri-wallpapers-16.04")
     if include_rendered:
         out += _rendered()
+    return out
+
+
+MANIFEST = "manifest.tsv"
+
+
+def list_manifest_photos(root: str | Path, split: str, sets: tuple[str, ...] | None = None) -> list[Path]:
+    """Photographs of one split of a folder tree described by a manifest (``<root>/manifest.tsv``).
+
+    The manifest is tab-separated with a header naming at least the columns ``set``, ``split`` and ``file``
+    (``file`` relative to ``root``), as ``../shared/photos/manifest.tsv``. Rows are returned in manifest order.
+
+    Args:
+        root: the folder that holds ``manifest.tsv`` and the files it names.
+        split: the value of the ``split`` column to keep (e.g. ``"train"`` or ``"val"``).
+        sets: keep only these values of the ``set`` column (None: all).
+
+    Raises:
+        MissingPhotoSource: no manifest under ``root``, or a listed file is missing.
+        ValueError: a malformed manifest, or no row of that split (and sets).
+    """
+    folder = Path(root)
+    manifest = folder / MANIFEST
+    if not manifest.is_file():
+        raise MissingPhotoSource(f"no {MANIFEST} in {folder}: pass the folder that holds the photos and their manifest")
+    lines = [ln for ln in manifest.read_text().splitlines() if ln.strip()]
+    if not lines:
+        raise ValueError(f"{manifest} is empty")
+    header = lines[0].split("\t")
+    missing_cols = [c for c in ("set", "split", "file") if c not in header]
+    if missing_cols:
+        raise ValueError(f"{manifest}: header lacks column(s) {missing_cols} (has {header})")
+    col = {c: header.index(c) for c in ("set", "split", "file")}
+    out = []
+    for n, line in enumerate(lines[1:], start=2):
+        row = line.split("\t")
+        if len(row) < len(header):
+            raise ValueError(f"{manifest}:{n}: {len(row)} fields, the header has {len(header)}")
+        if row[col["split"]] != split or (sets is not None and row[col["set"]] not in sets):
+            continue
+        out.append(folder / row[col["file"]])
+    if not out:
+        which = f"split {split!r}" + ("" if sets is None else f" and sets {list(sets)}")
+        raise ValueError(f"{manifest} lists no photo of {which}")
+    absent = [p for p in out if not p.is_file()]
+    if absent:
+        raise MissingPhotoSource(f"{len(absent)} file(s) listed in {manifest} are missing, e.g. {absent[0]}")
     return out

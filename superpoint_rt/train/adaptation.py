@@ -26,6 +26,7 @@ import numpy as np
 
 from superpoint_rt.geometry import HomographyConfig, sample_homography, warp_image
 from superpoint_rt.train.augment import valid_mask_after_warp
+from superpoint_rt.weights import Weights
 
 HeatmapFn = Callable[[np.ndarray], np.ndarray]
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".pgm", ".bmp", ".tif", ".tiff", ".webp")
@@ -147,23 +148,27 @@ class EngineHeatmap:
     to run the ~100 warps per image of Homographic Adaptation on a CPU.
 
     Args:
-        state_dict: network weights (batch-norm keys are folded).
-        backend, precision, num_threads: as :func:`superpoint_rt.backends.create_engine`.
+        weights: loaded weights (:func:`superpoint_rt.weights.load_weights`) or a network state dict (batch-norm
+            keys are folded).
+        backend, precision, num_threads, int8_model: as :func:`superpoint_rt.backends.create_engine`
+            (``precision="int8"`` with OpenVINO runs the IR shipped beside packaged weights, or ``int8_model``).
     """
 
     def __init__(
         self,
-        state_dict: dict,
+        weights: Weights | dict,
         backend: str = "openvino",
         precision: str | None = None,
         num_threads: int | None = None,
+        int8_model: str | None = None,
     ) -> None:
         from superpoint_rt.backends import create_engine
         from superpoint_rt.network import fold_batch_norm
-        from superpoint_rt.weights import Weights, check_state_dict
+        from superpoint_rt.weights import check_state_dict
 
-        plain = check_state_dict(fold_batch_norm(state_dict), "adaptation weights")
-        self.engine = create_engine(backend, Weights(plain, source="adaptation"), precision, num_threads=num_threads)
+        if not isinstance(weights, Weights):
+            weights = Weights(check_state_dict(fold_batch_norm(weights), "adaptation weights"), source="adaptation")
+        self.engine = create_engine(backend, weights, precision, num_threads=num_threads, int8_model=int8_model)
 
     def __call__(self, batch: np.ndarray) -> np.ndarray:
         from superpoint_rt import ops
@@ -265,18 +270,23 @@ def load_labels(label_dir: str | Path) -> dict[str, np.ndarray]:
 
 
 def run_adaptation_cli(args: argparse.Namespace) -> int:
-    import torch
+    from superpoint_rt.weights import load_weights
 
-    from superpoint_rt.train.trainer import load_net_state
-
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    weights = load_weights(args.weights)  # the safe loader: a packaged name, .npz, .onnx or a checkpoint
     engine = getattr(args, "engine", "torch")
     fn: HeatmapFn
     if engine == "torch":
-        fn = TorchHeatmap(load_net_state(args.weights), precision=args.precision)
+        if weights.state_dict is None:
+            raise ValueError(f"--engine torch needs state-dict weights, not ONNX ({args.weights})")
+        if args.precision == "int8":
+            raise ValueError("--precision int8 runs on --engine openvino")
+        import torch
+
+        if args.threads:
+            torch.set_num_threads(args.threads)
+        fn = TorchHeatmap(weights.state_dict, precision=args.precision)
     else:
-        fn = EngineHeatmap(load_net_state(args.weights), engine, args.precision, args.threads or None)
+        fn = EngineHeatmap(weights, engine, args.precision, args.threads or None, getattr(args, "int8_model", None))
     cfg = AdaptationConfig(
         num_homographies=args.num_homographies,
         batch_size=args.batch_size,

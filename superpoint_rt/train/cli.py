@@ -79,7 +79,9 @@ def _add_commands(sub: Any) -> None:
     p.set_defaults(func=_cmd_superpoint)
 
     p = sub.add_parser("adapt", help="Homographic Adaptation: pseudo ground-truth points for a folder of images")
-    p.add_argument("--weights", required=True, help="trainer checkpoint or exported weights.pth")
+    p.add_argument(
+        "--weights", required=True, help="a packaged name (superpoint-rt), .npz, trainer checkpoint or weights.pth"
+    )
     p.add_argument("--images", required=True, help="folder of images (searched recursively)")
     p.add_argument("--out", required=True, help="output folder of .npz shards")
     p.add_argument("--num-homographies", type=int, default=100)
@@ -92,7 +94,13 @@ def _add_commands(sub: Any) -> None:
     p.add_argument("--shard-size", type=int, default=100, help="images per .npz shard")
     p.add_argument("--max-images", type=int, default=None)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--precision", choices=("fp32", "bf16"), default="bf16")
+    p.add_argument(
+        "--precision",
+        choices=("fp32", "bf16", "int8"),
+        default="bf16",
+        help="int8: OpenVINO with the IR shipped beside packaged weights or --int8-model (2-3x FP32 on AVX2 CPUs)",
+    )
+    p.add_argument("--int8-model", default=None, help="INT8 OpenVINO IR of these weights (superpoint-rt quantize)")
     p.add_argument("--threads", type=int, default=0)
     p.add_argument(
         "--engine",
