@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from superpoint_rt.bench import cpu_description
+from superpoint_rt.sysinfo import cpu_description
 
 METRICS = ("homography@1", "homography@3", "homography@5", "repeatability", "nn_map", "matching_score")
 

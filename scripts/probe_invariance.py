@@ -15,7 +15,6 @@ import json
 import math
 from pathlib import Path
 
-from superpoint_rt.bench import cpu_description
 from superpoint_rt.eval.invariance import (
     LEVELS,
     TITLES,
@@ -26,6 +25,7 @@ from superpoint_rt.eval.invariance import (
 from superpoint_rt.eval.methods import get_method
 from superpoint_rt.eval.photos import list_photos
 from superpoint_rt.eval.runner import EvalConfig, evaluate
+from superpoint_rt.sysinfo import cpu_description
 
 
 def _plot(curves: dict[str, dict[str, dict[str, list[float]]]], path: Path, title: str) -> None:
