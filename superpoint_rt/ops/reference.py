@@ -1,9 +1,9 @@
 """NumPy reference implementations of the post-processing ops (the test oracles).
 
 Same names and signatures as :mod:`superpoint_rt.ops`, written for readability (float64 inside,
-plain loops where that is clearest), not speed. Also :func:`postprocess_demo_style`, the
-post-processing of the original authors' demo re-written from its description; the benchmark uses it
-as the "reference-style pipeline".
+plain loops where that is clearest), not speed. Also :func:`postprocess_demo_style` (and its first
+step, :func:`heatmap_demo_style`), the post-processing of the original authors' demo re-written from
+its description; the benchmark uses it as the "reference-style pipeline".
 
 Conventions: keypoints are (x, y) = (column, row), pixel centres at integers.
 """
@@ -237,6 +237,23 @@ def sample_descriptors(
 # ---------------------------------------------------------------------------------------------
 # The original demo's post-processing, as a baseline
 # ---------------------------------------------------------------------------------------------
+def heatmap_demo_style(logits: np.ndarray) -> np.ndarray:
+    """The demo's heatmap: (65, Hc, Wc) logits -> (8Hc, 8Wc) float32.
+
+    NumPy softmax the demo's way (``exp`` without max-subtraction, divided by the sum + 1e-5, in
+    float32), the dustbin dropped, then reshape/transpose to full resolution. Equals :func:`heatmap`
+    up to that 1e-5 and float32 rounding; kept apart because the baseline should do what the demo does.
+    """
+    semi = np.asarray(logits, dtype=np.float32)
+    if semi.ndim != 3 or semi.shape[0] != 65:
+        raise ValueError(f"heatmap_demo_style: expected (65, Hc, Wc) logits, got {semi.shape}")
+    hc, wc = semi.shape[1:]
+    dense = np.exp(semi)
+    dense = dense / (np.sum(dense, axis=0) + 0.00001)
+    nodust = dense[:-1, :, :].transpose(1, 2, 0)  # (Hc, Wc, 64)
+    return nodust.reshape(hc, wc, 8, 8).transpose(0, 2, 1, 3).reshape(8 * hc, 8 * wc)
+
+
 def postprocess_demo_style(
     logits: np.ndarray,
     coarse: np.ndarray,
@@ -275,10 +292,7 @@ def postprocess_demo_style(
     height, width = 8 * hc, 8 * wc
 
     # Softmax the demo's way, then depth-to-space.
-    dense = np.exp(semi)
-    dense = dense / (np.sum(dense, axis=0) + 0.00001)
-    nodust = dense[:-1, :, :].transpose(1, 2, 0)  # (Hc, Wc, 64)
-    heat = nodust.reshape(hc, wc, 8, 8).transpose(0, 2, 1, 3).reshape(height, width)
+    heat = heatmap_demo_style(semi)
 
     ys, xs = np.where(heat >= conf_threshold)
     if len(xs) == 0:
