@@ -21,16 +21,24 @@ import warnings
 from pathlib import Path
 
 try:
-    from superpoint_rt.bench import cpu_description, load_images, machine_load, timing_stats, versions
+    from superpoint_rt.apps.bench.images import load_images
+    from superpoint_rt.apps.bench.timing import timing_stats
+    from superpoint_rt.sysinfo import cpu_description, machine_load, versions
 except ImportError:  # run from a source checkout without `pip install -e .`
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from superpoint_rt.bench import cpu_description, load_images, machine_load, timing_stats, versions
+    from superpoint_rt.apps.bench.images import load_images
+    from superpoint_rt.apps.bench.timing import timing_stats
+    from superpoint_rt.sysinfo import cpu_description, machine_load, versions
 
 from superpoint_rt import SuperPoint
 
+ROOT = Path(__file__).resolve().parents[1]
+#: the checkout's test photos (what this benchmark has always timed on)
+TEST_PHOTOS = sorted(str(p) for p in (ROOT / "tests" / "data").glob("*") if p.suffix.lower() in (".jpg", ".png"))
+
 
 def time_interleaved(models: list[SuperPoint], images: list, iterations: int, warmup: int = 3) -> list[dict]:
-    """Timing statistics (:func:`superpoint_rt.bench.timing_stats`) and mean keypoint count per model.
+    """Timing statistics (:func:`superpoint_rt.apps.bench.timing.timing_stats`) and mean keypoint count per model.
 
     Iteration i runs every model once on ``images[i % len(images)]``, so a slow spell of the host hits all
     configurations alike and the ratios stay fair.
@@ -66,10 +74,13 @@ def main() -> int:
     ap.add_argument("--size", type=int, nargs=2, default=[480, 640], metavar=("H", "W"))
     ap.add_argument("--iterations", type=int, default=30)
     ap.add_argument("--max-keypoints", type=int, default=1000)
-    ap.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "results" / "multiscale_cpu.json")
+    ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "multiscale_cpu.json")
+    ap.add_argument(
+        "--images", nargs="+", default=TEST_PHOTOS, help="image files or folders (default: the tests/data photos)"
+    )
     args = ap.parse_args()
 
-    images = load_images(None, *args.size)
+    images = load_images(args.images, *args.size)
     pyramids = [(1.0,)] + [tuple(float(v) for v in p.split(",")) for p in args.scales]
     rows = []
     for precision in args.precision:
