@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 
 from superpoint_rt.quantize import calibration_batches, calibration_files, quantize_openvino
-from superpoint_rt.train.trainer import export_weights
+from superpoint_rt.train.checkpoint import export_weights
 from superpoint_rt.weights import load_weights, save_npz
 
 

@@ -16,9 +16,9 @@ from superpoint_rt.train.adaptation import (
     TorchHeatmap,
     adapt_image,
     aggregate_heatmap,
-    load_labels,
     run_adaptation,
 )
+from superpoint_rt.train.labels import load_labels
 
 
 def _peaky_heatmap(batch: np.ndarray) -> np.ndarray:

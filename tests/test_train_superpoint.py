@@ -14,7 +14,7 @@ pytest.importorskip("yaml")
 from superpoint_rt.geometry import HomographyConfig, warp_points  # noqa: E402
 from superpoint_rt.train.augment import PhotometricConfig  # noqa: E402
 from superpoint_rt.train.config import DataConfig, TrainConfig  # noqa: E402
-from superpoint_rt.train.superpoint import PairBatches, make_pair  # noqa: E402
+from superpoint_rt.train.pairs import PairBatches, make_pair  # noqa: E402
 from superpoint_rt.train.trainer import Trainer  # noqa: E402
 
 
@@ -74,7 +74,7 @@ def _write_labels(folder: Path, names: list[str], points: list[np.ndarray], size
 
 def test_pair_source_reads_several_labelled_folders(tmp_path: Path) -> None:
     from superpoint_rt.train.config import from_dict
-    from superpoint_rt.train.superpoint import PairSource
+    from superpoint_rt.train.pairs import PairSource
 
     # the same file names in two folders, told apart by their brightness and their labels
     for k, grey in ((0, 40), (1, 200)):
@@ -104,7 +104,7 @@ def test_pair_source_reads_several_labelled_folders(tmp_path: Path) -> None:
 
 
 def test_pair_source_errors_name_the_problem(tmp_path: Path) -> None:
-    from superpoint_rt.train.superpoint import PairSource
+    from superpoint_rt.train.pairs import PairSource
 
     (tmp_path / "img").mkdir()
     cv2.imwrite(str(tmp_path / "img" / "a.png"), np.zeros((32, 40), np.uint8))

@@ -13,7 +13,8 @@ pytest.importorskip("yaml")
 
 from superpoint_rt.network import SuperPointNet, expected_state_dict_shapes  # noqa: E402
 from superpoint_rt.train.config import DataConfig, TrainConfig, load_config, save_config  # noqa: E402
-from superpoint_rt.train.trainer import Trainer, detection_metrics, logits_to_heatmap  # noqa: E402
+from superpoint_rt.train.heatmap import detection_metrics, logits_to_heatmap  # noqa: E402
+from superpoint_rt.train.trainer import Trainer  # noqa: E402
 
 
 def _tiny(**kw: object) -> TrainConfig:

@@ -8,10 +8,8 @@ pixel). Detection on the aggregate (threshold, NMS, border, top-k) gives the poi
 ``heatmap_fn(batch) -> heat``: ``(B, 1, H, W)`` float32 NumPy in [0, 1] -> ``(B, H, W)`` float32
 probabilities; :class:`TorchHeatmap` is the PyTorch one, an OpenVINO engine can be plugged in.
 
-Output: ``<out>/shard_XXXXX.npz`` per ``shard_size`` images (in sorted-path order) with
-``names`` (U, paths relative to the image folder), ``points`` (M, 3) float32 x,y,score,
-``offsets`` (n+1,) int64 (image i's points are ``points[offsets[i]:offsets[i+1]]``), ``size``
-(H, W). Existing shards are skipped, so an interrupted run resumes.
+Output: ``<out>/shard_XXXXX.npz`` per ``shard_size`` images (in sorted-path order), in the format of
+:mod:`superpoint_rt.train.labels`. Existing shards are skipped, so an interrupted run resumes.
 """
 
 from __future__ import annotations
@@ -26,10 +24,11 @@ import numpy as np
 
 from superpoint_rt.geometry import HomographyConfig, sample_homography, warp_image
 from superpoint_rt.train.augment import valid_mask_after_warp
+from superpoint_rt.train.images import list_images, load_image
+from superpoint_rt.train.labels import shard_path, write_shard
 from superpoint_rt.weights import Weights
 
 HeatmapFn = Callable[[np.ndarray], np.ndarray]
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".pgm", ".bmp", ".tif", ".tiff", ".webp")
 
 
 @dataclass(frozen=True)
@@ -134,7 +133,7 @@ class TorchHeatmap:
     def __call__(self, batch: np.ndarray) -> np.ndarray:
         import torch
 
-        from superpoint_rt.train.trainer import logits_to_heatmap
+        from superpoint_rt.train.heatmap import logits_to_heatmap
 
         x = torch.from_numpy(np.ascontiguousarray(batch, dtype=np.float32)).to(self.device)
         with torch.no_grad(), torch.autocast(self.device.type, torch.bfloat16, enabled=self.precision == "bf16"):
@@ -177,28 +176,6 @@ class EngineHeatmap:
         return np.asarray(ops.heatmap(np.ascontiguousarray(logits)))
 
 
-def load_image(path: str | Path, size: tuple[int, int]) -> np.ndarray:
-    """Grey image resized to cover ``size = (H, W)`` (aspect kept), centre-cropped; float32 [0, 1]."""
-    img = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
-    if img is None:
-        raise ValueError(f"cannot read image {path}")
-    h, w = size
-    s = max(h / img.shape[0], w / img.shape[1])
-    nh, nw = max(h, round(img.shape[0] * s)), max(w, round(img.shape[1] * s))
-    interp = cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR
-    img = cv2.resize(img, (nw, nh), interpolation=interp)
-    y0, x0 = (nh - h) // 2, (nw - w) // 2
-    return (img[y0 : y0 + h, x0 : x0 + w].astype(np.float32) / 255.0).copy()
-
-
-def list_images(folder: str | Path) -> list[Path]:
-    """Image files under ``folder`` (recursive), sorted by relative path."""
-    root = Path(folder)
-    if not root.is_dir():
-        raise ValueError(f"not a folder: {root}")
-    return sorted(p for p in root.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file())
-
-
 def run_adaptation(
     image_dir: str | Path,
     out_dir: str | Path,
@@ -225,48 +202,24 @@ def run_adaptation(
         bar = tqdm(total=len(paths), unit="img", mininterval=5.0)
     for k, start in enumerate(range(0, len(paths), shard_size)):
         chunk = paths[start : start + shard_size]
-        shard = out / f"shard_{k:05d}.npz"
+        shard = shard_path(out, k)
         shards.append(shard)
         if shard.is_file():
             if bar is not None:
                 bar.update(len(chunk))
             continue
-        names, pts, offsets = [], [], [0]
+        names, pts = [], []
         for i, p in enumerate(chunk):
             rng = np.random.default_rng([seed, start + i])
             kp, sc = adapt_image(load_image(p, size), heatmap_fn, rng, config)
             names.append(str(p.relative_to(root)))
             pts.append(np.concatenate([kp, sc[:, None]], axis=1).astype(np.float32))
-            offsets.append(offsets[-1] + len(kp))
             if bar is not None:
                 bar.update(1)
-        tmp = shard.with_name(shard.stem + ".tmp.npz")
-        np.savez_compressed(
-            tmp,
-            names=np.array(names, dtype=str),
-            points=np.concatenate(pts) if pts else np.zeros((0, 3), np.float32),
-            offsets=np.asarray(offsets, np.int64),
-            size=np.asarray(size, np.int64),
-        )
-        tmp.replace(shard)
+        write_shard(shard, names, pts, size)
     if bar is not None:
         bar.close()
     return shards
-
-
-def load_labels(label_dir: str | Path) -> dict[str, np.ndarray]:
-    """All shards of ``label_dir`` -> {relative image path: (N, 3) float32 x,y,score}."""
-    out: dict[str, np.ndarray] = {}
-    shards = sorted(Path(label_dir).glob("shard_*.npz"))
-    if not shards:
-        raise ValueError(f"no shard_*.npz in {label_dir}")
-    for s in shards:
-        with np.load(s) as z:
-            off = z["offsets"]
-            pts = z["points"]
-            for i, name in enumerate(z["names"]):
-                out[str(name)] = pts[off[i] : off[i + 1]]
-    return out
 
 
 def run_adaptation_cli(args: argparse.Namespace) -> int:

@@ -51,7 +51,7 @@ def _cmd_superpoint(args: argparse.Namespace) -> int:
 def _cmd_export(args: argparse.Namespace) -> int:
     import torch
 
-    from superpoint_rt.train.trainer import export_weights
+    from superpoint_rt.train.checkpoint import export_weights
 
     run = Path(args.run_dir)
     ckpt = Path(args.checkpoint) if args.checkpoint else run / "checkpoints" / "last.pt"

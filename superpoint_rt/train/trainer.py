@@ -29,10 +29,17 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
-from torch.nn import functional as F
 
-from superpoint_rt.network import SuperPointNet, fold_batch_norm
+from superpoint_rt.network import SuperPointNet
+from superpoint_rt.train.checkpoint import (
+    atomic_save,
+    export_weights,
+    load_net_state,
+    rng_state,
+    set_rng_state,
+)
 from superpoint_rt.train.config import TrainConfig, save_config, to_dict
+from superpoint_rt.train.heatmap import detection_metrics, logits_to_heatmap
 from superpoint_rt.train.losses import descriptor_loss, detector_loss
 
 Batch = dict[str, torch.Tensor]
@@ -82,83 +89,6 @@ def init_dustbin_prior(net: SuperPointNet, prior: float) -> None:
     with torch.no_grad():
         layer.bias.zero_()
         layer.bias[64] = float(np.log(64.0 * prior / (1.0 - prior)))
-
-
-def logits_to_heatmap(logits: torch.Tensor) -> torch.Tensor:
-    """(B,65,Hc,Wc) -> (B,H,W) probabilities: FP32 softmax, drop the dustbin, depth-to-space 8x8."""
-    prob = F.softmax(logits.float(), dim=1)[:, :-1]
-    return F.pixel_shuffle(prob, 8)[:, 0]
-
-
-def maxpool_nms(heat: torch.Tensor, radius: int) -> torch.Tensor:
-    """(B,H,W) -> same with non-maxima (in a (2r+1)^2 window) set to 0 (one max-pool pass)."""
-    k = 2 * radius + 1
-    mx = F.max_pool2d(heat[:, None], k, stride=1, padding=radius)[:, 0]
-    return torch.where(heat == mx, heat, torch.zeros_like(heat))
-
-
-def detection_metrics(
-    heat: torch.Tensor, kmap: torch.Tensor, threshold: float, nms_radius: int, tol: int
-) -> tuple[int, int, int, int]:
-    """Counts for precision / recall of detections against label points, within ``tol`` px (Chebyshev).
-
-    Returns ``(true detections, detections, found labels, labels)``.
-    """
-    det = maxpool_nms(heat, nms_radius) >= threshold
-    gt = kmap > 0
-    k = 2 * tol + 1
-    gt_d = F.max_pool2d(gt[:, None].float(), k, stride=1, padding=tol)[:, 0] > 0
-    det_d = F.max_pool2d(det[:, None].float(), k, stride=1, padding=tol)[:, 0] > 0
-    return int((det & gt_d).sum()), int(det.sum()), int((gt & det_d).sum()), int(gt.sum())
-
-
-# ----------------------------------------------------------------------------------------------
-# checkpoints and export
-
-
-def atomic_save(obj: Any, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
-
-
-def rng_state() -> dict[str, Any]:
-    state: dict[str, Any] = {
-        "torch": torch.get_rng_state(),
-        "numpy": np.random.get_state(),  # noqa: NPY002 (the legacy global state, saved as is)
-        "python": random.getstate(),
-    }
-    if torch.cuda.is_available():
-        state["cuda"] = torch.cuda.get_rng_state_all()
-    return state
-
-
-def set_rng_state(state: dict[str, Any]) -> None:
-    torch.set_rng_state(state["torch"])
-    np.random.set_state(state["numpy"])  # noqa: NPY002
-    random.setstate(state["python"])
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
-
-
-def export_weights(net_state: dict[str, torch.Tensor], path: Path, meta: dict[str, Any]) -> Path:
-    """Fold batch norm and save ``{"state_dict": plain original-format keys, "meta": meta}``."""
-    plain = {k: v.cpu() for k, v in fold_batch_norm(net_state).items()}
-    atomic_save({"state_dict": plain, "meta": {"convention": "center", **meta}}, path)
-    return path
-
-
-def load_net_state(path: str | Path) -> dict[str, torch.Tensor]:
-    """A network state dict from a trainer checkpoint (``model``), an export (``state_dict``) or a plain dict."""
-    obj = torch.load(path, map_location="cpu", weights_only=False)
-    if isinstance(obj, dict) and "model" in obj:
-        return dict(obj["model"])
-    if isinstance(obj, dict) and "state_dict" in obj:
-        return dict(obj["state_dict"])
-    if isinstance(obj, dict):
-        return dict(obj)
-    raise TypeError(f"{path}: not a state dict / checkpoint")
 
 
 # ----------------------------------------------------------------------------------------------
@@ -257,7 +187,7 @@ class Trainer:
         if c.stage == "magicpoint":
             ds = SyntheticShapesBatches(c.data, c.batch_size, c.seed, self.step, self.rank, self.world)
         else:
-            from superpoint_rt.train.superpoint import PairBatches
+            from superpoint_rt.train.pairs import PairBatches
 
             ds = PairBatches(c.data, c.batch_size, c.seed, self.step, self.rank, self.world)
         return make_loader(ds, c.data.num_workers)
@@ -270,7 +200,7 @@ class Trainer:
 
                 self._val_set = fixed_synthetic_set(c.data, c.val_size, c.val_seed, c.batch_size)
             else:
-                from superpoint_rt.train.superpoint import fixed_pair_set
+                from superpoint_rt.train.pairs import fixed_pair_set
 
                 self._val_set = fixed_pair_set(c.data, c.val_size, c.val_seed, c.batch_size)
         return self._val_set

@@ -1,11 +1,12 @@
 """SuperPoint stage data: (image, random warp of it, H) pairs from real images + pseudo ground truth.
 
-Images come from ``data.image_dir`` (loaded as in adaptation: cover ``(height, width)``, centre
-crop), labels from ``data.label_dir`` (shards written by ``train adapt`` at the same size); either one
-folder each or lists of folders that pair up (e.g. crops labelled in separate adaptation runs). Sample
-``i`` of stream ``seed``: the image of index ``perm_epoch[i % N]`` (a fresh permutation per epoch),
-a random homography ``H`` (source -> warped, ``data.homography``), photometric augmentation on each
-side independently. Batches hold the keys listed in :mod:`superpoint_rt.train.data`.
+Images come from ``data.image_dir`` (:func:`superpoint_rt.train.images.load_image`, as in adaptation:
+cover ``(height, width)``, centre crop), labels from ``data.label_dir`` (:mod:`superpoint_rt.train.labels`
+shards written by ``train adapt`` at the same size); either one folder each or lists of folders that pair up
+(e.g. crops labelled in separate adaptation runs). Sample ``i`` of stream ``seed``: the image of index
+``perm_epoch[i % N]`` (a fresh permutation per epoch), a random homography ``H`` (source -> warped,
+``data.homography``), photometric augmentation on each side independently. Batches hold the keys listed in
+:mod:`superpoint_rt.train.data`.
 
 The validation pairs are drawn from the same images with another seed (not a held-out image set;
 keep ``image_dir`` images out of it yourself if that matters).
@@ -19,10 +20,11 @@ import numpy as np
 import torch
 
 from superpoint_rt.geometry import points_inside, sample_homography, warp_image, warp_points
-from superpoint_rt.train.adaptation import load_image, load_labels
 from superpoint_rt.train.augment import photometric_augment, valid_mask_after_warp
 from superpoint_rt.train.config import DataConfig
 from superpoint_rt.train.data import StepBatches, collate, keypoint_map
+from superpoint_rt.train.images import load_image
+from superpoint_rt.train.labels import load_labels
 from superpoint_rt.train.losses import cell_valid_mask, points_to_labels
 
 
