@@ -11,12 +11,13 @@ from typing import Any
 
 from .types import Features
 
-__version__ = "0.1.0"
+__version__ = "0.1.0"  # the one source: pyproject.toml (setuptools dynamic) and the C++ build read it
 __all__ = [
     "BatchFeatures",
     "Features",
     "NoDefaultWeightsError",
     "SuperPoint",
+    "SuperPointOptions",
     "WeightsError",
     "__version__",
     "load_weights",
@@ -29,6 +30,10 @@ def __getattr__(name: str) -> Any:
         from .api import SuperPoint
 
         return SuperPoint
+    if name == "SuperPointOptions":
+        from .options import SuperPointOptions
+
+        return SuperPointOptions
     if name == "BatchFeatures":
         from .batch import BatchFeatures
 

@@ -18,53 +18,26 @@ SUBCOMMAND_MODULES = (
     "superpoint_rt.quantize",
     "superpoint_rt.train.cli",
     "superpoint_rt.eval.cli",
-    "superpoint_rt.bench",
+    "superpoint_rt.apps.bench.cli",
 )
 
 
 def engine_options() -> argparse.ArgumentParser:
-    """The options every command that runs SuperPoint shares."""
+    """The options every command that runs SuperPoint shares: one flag per field of
+    :class:`~superpoint_rt.options.SuperPointOptions` (generated from it)."""
+    from .options import add_option_arguments
+
     p = argparse.ArgumentParser(add_help=False)
-    g = p.add_argument_group("SuperPoint")
-    g.add_argument("--weights", default=None, help="weights file (.pth original, .npz/.pth ours, .onnx); default: ours")
-    g.add_argument("--backend", default="auto", help="auto | openvino | onnxruntime | torch | tensorrt (default: auto)")
-    g.add_argument("--precision", default=None, help="fp32 | bf16 | fp16 | int8 (default: fastest accurate)")
-    g.add_argument("--device", default=None, help="cpu | cuda[:N] (torch backend)")
-    g.add_argument("--threads", type=int, default=None, help="CPU threads for the engine")
-    g.add_argument("--conf-threshold", type=float, default=0.015)
-    g.add_argument("--nms-radius", type=int, default=4)
-    g.add_argument("--border", type=int, default=4)
-    g.add_argument("--max-keypoints", type=int, default=None)
-    g.add_argument("--interpolation", default="bilinear", choices=["bilinear", "bicubic"])
-    g.add_argument("--convention", default=None, choices=["center", "magicleap", "superglue"])
-    g.add_argument("--subpixel", action="store_true", help="sub-pixel keypoint refinement (CPU path)")
-    g.add_argument("--int8-model", default=None, help="quantised OpenVINO IR for --precision int8")
-    g.add_argument(
-        "--scales", type=float, nargs="+", default=None, metavar="S", help="multi-scale pyramid, e.g. 1 0.71 0.5"
-    )
+    add_option_arguments(p.add_argument_group("SuperPoint"))
     return p
 
 
 def build_superpoint(args: argparse.Namespace) -> Any:
     """A SuperPoint from the shared engine options."""
     from .api import SuperPoint
+    from .options import options_from_args
 
-    return SuperPoint(
-        weights=args.weights,
-        backend=args.backend,
-        precision=args.precision,
-        device=args.device,
-        conf_threshold=args.conf_threshold,
-        nms_radius=args.nms_radius,
-        border=args.border,
-        max_keypoints=args.max_keypoints,
-        interpolation=args.interpolation,
-        convention=args.convention,
-        num_threads=args.threads,
-        subpixel=getattr(args, "subpixel", False),
-        int8_model=getattr(args, "int8_model", None),
-        scales=tuple(getattr(args, "scales", None) or (1.0,)),
-    )
+    return SuperPoint(options=options_from_args(args))
 
 
 def read_image(path: str) -> np.ndarray:
@@ -162,7 +135,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     if args.npz:
         done.append(str(save_npz(w, args.npz)))
     if args.tensorrt:
-        from .backends.tensorrt_engine import build_engine_cli
+        from .apps.tensorrt_cli import build_engine_cli
 
         done.append(str(build_engine_cli(w, args)))
     if not done:

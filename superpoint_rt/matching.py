@@ -24,8 +24,31 @@ def _check_desc(name: str, d: np.ndarray) -> np.ndarray:
     return d.astype(np.float32, copy=False)
 
 
+def mutual_nearest(distances: np.ndarray) -> np.ndarray:
+    """The mutual check on a distance (or any smaller-is-better) matrix: pairs (i, j) where j is row i's smallest
+    entry and i is column j's (the first index wins a tie, as ``argmin``).
+
+    Args:
+        distances: (N, M) array.
+    Returns:
+        (K, 2) int64 index pairs (i, j), sorted by i.
+    """
+    d = np.asarray(distances)
+    if d.ndim != 2:
+        raise ValueError(f"distances must be (N, M), got shape {d.shape}")
+    if d.shape[0] == 0 or d.shape[1] == 0:
+        return np.zeros((0, 2), np.int64)
+    nn_ab = d.argmin(axis=1)
+    nn_ba = d.argmin(axis=0)
+    i = np.flatnonzero(nn_ba[nn_ab] == np.arange(d.shape[0]))
+    return np.stack([i, nn_ab[i]], axis=1).astype(np.int64)
+
+
 def mutual_nn_match(desc_a: np.ndarray, desc_b: np.ndarray, max_distance: float | None = 0.7) -> np.ndarray:
-    """Mutual nearest neighbours under L2 distance.
+    """Mutual nearest neighbours under L2 distance (the one implementation: CLI, tracker, examples, evaluation).
+
+    The squared distances ``|a|^2 + |b|^2 - 2 a.b`` come from one single-threaded BLAS product (clipped at 0, so
+    rounding never makes a negative square); square roots are taken only for the matched pairs.
 
     Args:
         desc_a: (N, D) float descriptors. desc_b: (M, D).
@@ -40,17 +63,13 @@ def mutual_nn_match(desc_a: np.ndarray, desc_b: np.ndarray, max_distance: float 
         raise ValueError(f"descriptor dimensions differ: {a.shape[1]} vs {b.shape[1]}")
     if len(a) == 0 or len(b) == 0:
         return np.zeros((0, 2), np.int64)
-    with single_threaded_blas():
+    with single_threaded_blas():  # see superpoint_rt._blas: spinning BLAS threads slow the engine down
         ab = a @ b.T
-    d2 = (a * a).sum(1)[:, None] + (b * b).sum(1)[None, :] - 2.0 * ab
-    dist = np.sqrt(np.maximum(d2, 0.0))
-    nn_ab = dist.argmin(axis=1)
-    nn_ba = dist.argmin(axis=0)
-    i = np.arange(len(a))
-    keep = nn_ba[nn_ab] == i
+    d2 = np.maximum((a * a).sum(1)[:, None] + (b * b).sum(1)[None, :] - 2.0 * ab, 0.0)
+    pairs = mutual_nearest(d2)
     if max_distance is not None:
-        keep &= dist[i, nn_ab] <= max_distance
-    return np.stack([i[keep], nn_ab[keep]], axis=1).astype(np.int64)
+        pairs = pairs[np.sqrt(d2[pairs[:, 0], pairs[:, 1]]) <= max_distance]
+    return pairs
 
 
 def estimate_homography(

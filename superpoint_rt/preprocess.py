@@ -13,12 +13,13 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
+from .network_spec import CELL
+
 MIN_SIZE = 16
-CELL = 8
 
 
-def to_gray_float(image: np.ndarray) -> np.ndarray:
-    """Validate one image and return it as gray float32 (H, W) in [0, 1].
+def check_image(image: np.ndarray) -> np.ndarray:
+    """Validate one image without converting its values; returns it with a (H, W, 1) channel axis dropped.
 
     Raises:
         TypeError: not a NumPy array, or a dtype other than uint8/float32.
@@ -49,6 +50,12 @@ def to_gray_float(image: np.ndarray) -> np.ndarray:
             raise ValueError(
                 f"float32 images must be in [0, 1], got values in [{lo:g}, {hi:g}] (pass uint8, or divide by 255)"
             )
+    return image
+
+
+def to_gray_float(image: np.ndarray) -> np.ndarray:
+    """Validate one image (:func:`check_image`) and return it as gray float32 (H, W) in [0, 1]."""
+    image = check_image(image)
     if image.ndim == 3:
         code = cv2.COLOR_BGR2GRAY if image.shape[2] == 3 else cv2.COLOR_BGRA2GRAY
         image = cv2.cvtColor(np.ascontiguousarray(image), code)

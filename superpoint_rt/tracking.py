@@ -19,35 +19,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._blas import single_threaded_blas
+from .matching import mutual_nn_match
 from .types import Features
 
-__all__ = ["PointTracker", "Tracks", "mutual_nn"]
-
-
-def mutual_nn(desc_a: np.ndarray, desc_b: np.ndarray, max_distance: float = 0.7) -> np.ndarray:
-    """Mutual nearest neighbours of unit-norm descriptors ``(N,D)`` and ``(M,D)`` with L2 distance
-    <= ``max_distance``; ``(K,2)`` int64 pairs ``(i in a, j in b)`` sorted by ``i``.
-
-    Same result as :func:`superpoint_rt.matching.mutual_nn_match` for unit descriptors, computed from the
-    similarity matrix alone (for unit vectors the nearest neighbour is the largest dot product, and
-    ``|a - b| = sqrt(2 - 2 a.b)``), which saves the full distance matrix: several times faster at the
-    ~1000 keypoints per frame a tracker sees.
-    """
-    a = np.asarray(desc_a, np.float32)
-    b = np.asarray(desc_b, np.float32)
-    if a.ndim != 2 or b.ndim != 2 or a.shape[1] != b.shape[1]:
-        raise ValueError(f"descriptors must be (N,D) and (M,D) with the same D, got {a.shape} and {b.shape}")
-    if len(a) == 0 or len(b) == 0:
-        return np.zeros((0, 2), np.int64)
-    with single_threaded_blas():  # see superpoint_rt._blas: spinning BLAS threads slow the engine down
-        sim = a @ b.T
-    nn_ab = np.argmax(sim, axis=1)
-    nn_ba = np.argmax(sim, axis=0)
-    i = np.arange(len(a))
-    dist = np.sqrt(np.maximum(2.0 - 2.0 * sim[i, nn_ab], 0.0))
-    keep = (nn_ba[nn_ab] == i) & (dist <= max_distance)
-    return np.stack([i[keep], nn_ab[keep]], axis=1).astype(np.int64)
+__all__ = ["PointTracker", "Tracks"]
 
 
 @dataclass
@@ -145,7 +120,7 @@ class PointTracker:
         if prev is None or prev_desc is None or n == 0 or len(prev) == 0:
             matches = np.zeros((0, 2), np.int64)
         else:
-            matches = mutual_nn(prev_desc, desc, self.nn_threshold)
+            matches = mutual_nn_match(prev_desc, desc, self.nn_threshold)
 
         ids = np.full(n, -1, np.int64)
         lengths = np.ones(n, np.int64)

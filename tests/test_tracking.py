@@ -154,8 +154,8 @@ def test_many_points_with_permutation_and_noise() -> None:
 
 
 def test_mutual_nn_equals_the_distance_matrix_definition() -> None:
-    """The tracker's similarity-based matcher agrees with a float64 distance-matrix oracle."""
-    from superpoint_rt.tracking import mutual_nn
+    """The tracker's matcher (superpoint_rt.matching.mutual_nn_match) agrees with a float64 distance-matrix oracle."""
+    from superpoint_rt.matching import mutual_nn_match as mutual_nn
 
     rng = np.random.default_rng(3)
     a = rng.normal(size=(300, 256))

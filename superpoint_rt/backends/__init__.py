@@ -14,15 +14,13 @@ on a CUDA device, tensorrt when installed, else torch (CUDA graphs).
 
 from __future__ import annotations
 
+from ..options import BACKENDS, PRECISIONS
 from ..weights import Weights
 from .base import BackendUnavailableError, Engine, check_network_input
 from .onnxruntime_engine import ONNXRuntimeEngine, onnxruntime_available
 from .openvino_engine import OpenVINOEngine, cpu_supports_bf16, openvino_available
-from .tensorrt_engine import tensorrt_available
+from .tensorrt import tensorrt_available
 from .torch_engine import TorchEngine, cuda_available, torch_available
-
-BACKENDS = ("auto", "openvino", "onnxruntime", "torch", "tensorrt")
-PRECISIONS = ("fp32", "bf16", "fp16", "int8")
 
 __all__ = [
     "BACKENDS",
@@ -109,7 +107,7 @@ def create_engine(
     if backend == "onnxruntime":
         return ONNXRuntimeEngine(weights, precision, num_threads=num_threads)
     if backend == "tensorrt":
-        from .tensorrt_engine import TensorRTEngine
+        from .tensorrt import TensorRTEngine
 
         return TensorRTEngine(weights, precision, device or "cuda")
     if device is not None and device.startswith("cuda"):

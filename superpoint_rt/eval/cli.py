@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from superpoint_rt.eval.methods import OpenCVMethod, get_method
+from superpoint_rt.options import add_option_arguments, option_names, options_from_args
 
 METHODS = ("superpoint", *OpenCVMethod.KINDS)
 
@@ -57,22 +58,9 @@ def register(subparsers: Any) -> None:
     g.add_argument("--desc-size", type=_size, default=(480, 640), help="descriptor/homography size (480x640)")
     g.add_argument("--desc-keypoints", type=int, default=1000, help="points for descriptors/homography (1000)")
     g.add_argument("--no-progress", action="store_true", help="no progress bar")
-    s = p.add_argument_group("superpoint options (passed to superpoint_rt.api.SuperPoint)")
-    s.add_argument("--weights", help="weights file (default: the packaged weights)")
-    s.add_argument("--backend", help="engine, e.g. openvino, onnxruntime, torch, tensorrt")
-    s.add_argument("--precision", help="fp32, fp16, bf16 or int8")
+    s = p.add_argument_group("superpoint options (SuperPointOptions; max_keypoints is the evaluator's)")
     s.add_argument("--name", help="row label for superpoint (default: superpoint[backend,precision])")
-    s.add_argument("--int8-model", help="quantised OpenVINO IR for --precision int8 (superpoint-rt quantize)")
-    s.add_argument("--subpixel", action="store_true", help="sub-pixel keypoint refinement (SuperPoint(subpixel=True))")
-    s.add_argument("--conf-threshold", type=float, help="detection threshold")
-    s.add_argument(
-        "--scales",
-        type=float,
-        nargs="+",
-        metavar="S",
-        help="multi-scale detection on an image pyramid, e.g. --scales 1 0.71 0.5 (SuperPoint(scales=...))",
-    )
-    s.add_argument("--nms-radius", type=int, help="NMS radius in pixels")
+    add_option_arguments(s, [n for n in option_names() if n != "max_keypoints"])
     y = p.add_argument_group("synthetic")
     y.add_argument("--images", type=int, default=300, help="held-out Synthetic Shapes images (300)")
     y.add_argument("--noisy", action="store_true", help="photometric noise on the images (the paper's noisy column)")
@@ -119,16 +107,8 @@ def _write_markdown(table: str, path: Path | None) -> None:
 def _method(name: str, args: argparse.Namespace) -> Any:
     if name != "superpoint":
         return get_method(name)
-    kw = dict(
-        weights=args.weights,
-        backend=args.backend,
-        precision=args.precision,
-        conf_threshold=args.conf_threshold,
-        nms_radius=args.nms_radius,
-        int8_model=args.int8_model,
-        subpixel=True if getattr(args, "subpixel", False) else None,
-        scales=tuple(args.scales) if getattr(args, "scales", None) else None,
-    )
+    given = options_from_args(argparse.Namespace(**{**vars(args), "max_keypoints": None}))
+    kw = {n: getattr(given, n) for n in option_names() if n != "max_keypoints" and getattr(args, n, None) is not None}
     method = get_method(name, **{k: v for k, v in kw.items() if v is not None})
     if getattr(args, "name", None):
         method.name = args.name

@@ -33,6 +33,7 @@ import cv2
 import numpy as np
 
 from superpoint_rt.geometry import points_inside
+from superpoint_rt.matching import mutual_nearest
 
 
 def _as_points(points: np.ndarray, name: str) -> np.ndarray:
@@ -132,20 +133,11 @@ def descriptor_distances(desc1: np.ndarray, desc2: np.ndarray) -> np.ndarray:
     return np.sqrt(np.maximum(d2, 0.0))
 
 
-def _mutual_nn(dd: np.ndarray) -> np.ndarray:
-    if dd.shape[0] == 0 or dd.shape[1] == 0:
-        return np.zeros((0, 2), np.int64)
-    nn12 = dd.argmin(axis=1)
-    nn21 = dd.argmin(axis=0)
-    i = np.flatnonzero(nn21[nn12] == np.arange(dd.shape[0]))
-    return np.stack([i, nn12[i]], axis=1).astype(np.int64)
-
-
 def mutual_nn_matches(desc1: np.ndarray, desc2: np.ndarray) -> np.ndarray:
     """(M, 2) int64 index pairs ``(i, j)`` where j is i's nearest neighbour and i is j's (first index on ties)."""
     if len(desc1) == 0 or len(desc2) == 0:
         return np.zeros((0, 2), np.int64)
-    return _mutual_nn(descriptor_distances(desc1, desc2))
+    return mutual_nearest(descriptor_distances(desc1, desc2))  # float64 distances: the evaluation's precision
 
 
 @dataclass
@@ -247,7 +239,7 @@ def _matching_score(pair: _Pair, eps: float) -> float:
         return float("nan")
     if n1 == 0 or n2 == 0:
         return 0.0
-    m = _mutual_nn(pair.dd)
+    m = mutual_nearest(pair.dd)
     c = int((pair.geo12[m[:, 0], m[:, 1]] <= eps).sum())
     return float((c / n1 + c / n2) / 2.0)
 
@@ -360,7 +352,7 @@ def estimate_homography(
     """
     p1, p2 = _as_points(kp1, "kp1"), _as_points(kp2, "kp2")
     if distances is not None and distances.shape == (len(p1), len(p2)):
-        matches = _mutual_nn(distances)
+        matches = mutual_nearest(distances)
     else:
         matches = mutual_nn_matches(desc1, desc2)
     inliers = np.zeros(len(matches), bool)

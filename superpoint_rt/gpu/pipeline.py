@@ -29,12 +29,11 @@ import numpy as np
 from .._ext import load_ext
 from ..backends.base import BackendUnavailableError
 from ..batch import BatchFeatures
-from ..preprocess import MIN_SIZE, split_images
+from ..options import SuperPointOptions, option_names
+from ..preprocess import check_image, split_images
 from ..types import Features
 from ..weights import Weights, load_weights
 
-INTERPOLATIONS = ("bilinear", "bicubic")
-CONVENTIONS = ("center", "magicleap", "superglue")
 #: OpenCV's fixed-point BGR -> gray for uint8 (15-bit weights summing to 2^15, rounded): exact for all 2^24 colours
 GRAY_WEIGHTS_BGR = (3735, 19235, 9798)
 GRAY_SHIFT = 15
@@ -81,21 +80,7 @@ def to_network_input_torch(frames: Any) -> Any:
 def _check_frames(items: Sequence[np.ndarray]) -> None:
     """The CPU API's checks (dtype, dims, size, finite float in [0, 1]), without converting anything."""
     for im in items:
-        if not isinstance(im, np.ndarray):
-            raise TypeError(f"image must be a numpy array, got {type(im).__name__}")
-        if im.dtype not in (np.uint8, np.float32):
-            raise TypeError(f"image dtype must be uint8 (0..255) or float32 (0..1), got {im.dtype}")
-        if im.ndim == 3 and im.shape[2] not in (1, 3, 4):
-            raise ValueError(f"color images must be (H, W, 3) BGR or (H, W, 4) BGRA, got shape {im.shape}")
-        if im.ndim not in (2, 3):
-            raise ValueError(f"image must be (H, W) gray or (H, W, 3) BGR, got shape {im.shape}")
-        if im.shape[0] < MIN_SIZE or im.shape[1] < MIN_SIZE:
-            raise ValueError(f"image is {im.shape[0]}x{im.shape[1]}; SuperPoint needs at least {MIN_SIZE}x{MIN_SIZE}")
-        if im.dtype == np.float32:
-            if not np.isfinite(im).all():
-                raise ValueError("image contains NaN or inf")
-            if im.min() < -1e-3 or im.max() > 1.0 + 1e-3:
-                raise ValueError("float32 images must be in [0, 1] (pass uint8, or divide by 255)")
+        check_image(im)
 
 
 @dataclass
@@ -118,7 +103,8 @@ class CudaPostprocess:
     """The fused CUDA post-processing on torch tensors (``_C.postprocess_cuda``), buffers allocated once per shape.
 
     Args:
-        conf_threshold, nms_radius, border, max_keypoints, interpolation, convention: as :class:`SuperPoint`.
+        options: the detection options (:class:`~superpoint_rt.options.SuperPointOptions`; ``convention`` None =
+            "center"); keyword ``overrides`` (``conf_threshold=...``) are applied on top, validated there.
         device: "cuda[:N]"; "cpu" runs the kernels' CPU twin (tests).
         grid_sweeps: NMS sweeps over every pixel before the per-image finish kernel (a tuning knob; any value
             gives the same result).
@@ -126,28 +112,15 @@ class CudaPostprocess:
 
     def __init__(
         self,
-        conf_threshold: float = 0.015,
-        nms_radius: int = 4,
-        border: int = 4,
-        max_keypoints: int | None = None,
-        interpolation: str = "bilinear",
-        convention: str = "center",
+        options: SuperPointOptions | None = None,
         device: str = "cuda",
         grid_sweeps: int = 2,
+        **overrides: Any,
     ) -> None:
         import torch
 
-        if not (0.0 <= float(conf_threshold) <= 1.0):
-            raise ValueError(f"conf_threshold must be in [0, 1], got {conf_threshold}")
-        for name, v in (("nms_radius", nms_radius), ("border", border), ("grid_sweeps", grid_sweeps)):
-            if int(v) != v or v < 0:
-                raise ValueError(f"{name} must be an integer >= 0, got {v}")
-        if max_keypoints is not None and (int(max_keypoints) != max_keypoints or max_keypoints < 0):
-            raise ValueError(f"max_keypoints must be None or an integer >= 0, got {max_keypoints}")
-        if interpolation not in INTERPOLATIONS:
-            raise ValueError(f"interpolation must be one of {INTERPOLATIONS}, got {interpolation!r}")
-        if convention not in CONVENTIONS:
-            raise ValueError(f"convention must be one of {CONVENTIONS}, got {convention!r}")
+        if isinstance(grid_sweeps, bool) or int(grid_sweeps) != grid_sweeps or grid_sweeps < 0:
+            raise ValueError(f"grid_sweeps must be an integer >= 0, got {grid_sweeps}")
         self._torch = torch
         self._C = load_ext()
         self.device = torch.device(device)
@@ -160,14 +133,40 @@ class CudaPostprocess:
                 raise BackendUnavailableError("CudaPostprocess needs a CUDA GPU; torch sees none")
         elif not hasattr(self._C, "postprocess_grid_cpu"):
             raise BackendUnavailableError("superpoint_rt._C lacks the CPU twins of the CUDA kernels")
-        self.conf_threshold = float(conf_threshold)
-        self.nms_radius = int(nms_radius)
-        self.border = int(border)
-        self.max_keypoints = max_keypoints
-        self.interpolation = interpolation
-        self.convention = convention
         self.grid_sweeps = int(grid_sweeps)
         self._buffers: dict[tuple[Any, ...], _PostBuffers] = {}
+        self.configure((options or SuperPointOptions()).replace(**overrides))
+
+    def configure(self, options: SuperPointOptions) -> None:
+        """Take new detection options (buffers sized by max_keypoints / nms_radius / border are re-made lazily)."""
+        if options.subpixel or options.scales != (1.0,):
+            raise ValueError("subpixel and multi-scale detection run on the CPU path only (not yet on the GPU)")
+        self.options = options if options.convention is not None else options.replace(convention="center")
+        self._buffers.clear()
+
+    @property
+    def conf_threshold(self) -> float:
+        return self.options.conf_threshold
+
+    @property
+    def nms_radius(self) -> int:
+        return self.options.nms_radius
+
+    @property
+    def border(self) -> int:
+        return self.options.border
+
+    @property
+    def max_keypoints(self) -> int | None:
+        return self.options.max_keypoints
+
+    @property
+    def interpolation(self) -> str:
+        return self.options.interpolation
+
+    @property
+    def convention(self) -> str:
+        return str(self.options.convention)
 
     def _k_out(self, b: int, hc: int, wc: int, valid: tuple[int, int]) -> int:
         mk = -1 if self.max_keypoints is None else int(self.max_keypoints)
@@ -339,46 +338,52 @@ class GpuPipeline:
     """SuperPoint end to end on a GPU: frames in, :class:`Features` out, one synchronisation per call.
 
     Args:
-        weights: as :class:`SuperPoint` (None = the package default; "random" for tests).
-        backend: "tensorrt", "torch" (CUDA graphs) or "auto" (TensorRT when installed).
-        precision: "fp16" (default), "fp32" (and "bf16" for torch).
-        device: "cuda[:N]"; "cpu" = the same code path on the CPU (PyTorch FP32 + the kernels' CPU twin), for tests.
-        conf_threshold, nms_radius, border, max_keypoints, interpolation, convention: as :class:`SuperPoint`.
-        engine_options: passed to the engine (TensorRT: profile, cache_dir, allow_build; torch: cuda_graphs, ...).
+        weights: as :class:`SuperPoint` (None = the package default; "random" for tests); overrides
+            ``options.weights``.
+        options: :class:`~superpoint_rt.options.SuperPointOptions` (backend "tensorrt", "torch" (CUDA graphs) or
+            "auto" = TensorRT when installed; precision None = "fp16"; device None = "cuda"; ``device="cpu"`` runs
+            the same code path on the CPU: PyTorch FP32 + the kernels' CPU twin, for tests).
+        **kwargs: option names (``conf_threshold=...``, ``backend=...``) override ``options``; any other keyword
+            goes to the engine (TensorRT: profile, cache_dir, allow_build; torch: cuda_graphs, ...).
     """
 
     def __init__(
         self,
         weights: str | os.PathLike[str] | Weights | None = None,
-        backend: str = "auto",
-        precision: str = "fp16",
-        device: str = "cuda",
-        *,
-        conf_threshold: float = 0.015,
-        nms_radius: int = 4,
-        border: int = 4,
-        max_keypoints: int | None = None,
-        interpolation: str = "bilinear",
-        convention: str | None = None,
-        **engine_options: Any,
+        options: SuperPointOptions | None = None,
+        **kwargs: Any,
     ) -> None:
         import torch
 
+        changes = {k: v for k, v in kwargs.items() if k in option_names()}
+        engine_options = {k: v for k, v in kwargs.items() if k not in changes}
+        if weights is not None:
+            changes["weights"] = weights
+        opts = (options or SuperPointOptions(device="cuda")).replace(**changes)
         self._torch = torch
-        self.weights = load_weights(weights)
-        convention = convention or self.weights.convention or "center"
-        self.device = torch.device(device)
+        self.weights = load_weights(opts.weights)
+        if opts.convention is None:
+            opts = opts.replace(convention=self.weights.convention or "center")
+        self.device = torch.device(opts.device or "cuda")
         self.engine: Any
         if self.device.type == "cpu":
             self.engine = _CpuForward(self.weights)
             self._stream: Any = None
         else:
-            self.engine = _create_gpu_engine(self.weights, backend, precision, device, engine_options)
+            backend = opts.backend if opts.backend in ("tensorrt", "torch") else "auto"
+            precision = opts.precision or "fp16"
+            self.engine = _create_gpu_engine(self.weights, backend, precision, str(self.device), engine_options)
             self._stream = torch.cuda.Stream(device=self.device)
-        self.post = CudaPostprocess(
-            conf_threshold, nms_radius, border, max_keypoints, interpolation, convention, device=str(self.device)
-        )
+        self.post = CudaPostprocess(opts, device=str(self.device))
         self._staging: dict[tuple[Any, ...], Any] = {}
+
+    @property
+    def options(self) -> SuperPointOptions:
+        return self.post.options
+
+    def configure(self, options: SuperPointOptions) -> None:
+        """Take new detection options for the following calls."""
+        self.post.configure(options)
 
     @property
     def backend(self) -> str:
@@ -391,13 +396,7 @@ class GpuPipeline:
     def info(self) -> dict[str, Any]:
         d = dict(self.engine.info())
         d.update(
-            pipeline="gpu",
-            conf_threshold=self.post.conf_threshold,
-            nms_radius=self.post.nms_radius,
-            border=self.post.border,
-            max_keypoints=self.post.max_keypoints,
-            interpolation=self.post.interpolation,
-            convention=self.post.convention,
+            pipeline="gpu", **{k: v for k, v in self.options.detection().items() if k not in ("scales", "subpixel")}
         )
         return d
 
@@ -489,11 +488,11 @@ def _batch_from_buffers(bufs: _PostBuffers, image_size: tuple[int, int]) -> Batc
 
 def _create_gpu_engine(weights: Weights, backend: str, precision: str, device: str, options: dict[str, Any]) -> Any:
     if backend == "auto":
-        from ..backends.tensorrt_engine import tensorrt_available
+        from ..backends.tensorrt import tensorrt_available
 
         backend = "tensorrt" if tensorrt_available() else "torch"
     if backend == "tensorrt":
-        from ..backends.tensorrt_engine import TensorRTEngine
+        from ..backends.tensorrt import TensorRTEngine
 
         return TensorRTEngine(weights, precision, device, **options)
     if backend == "torch":
