@@ -14,14 +14,12 @@ import json
 import tempfile
 from pathlib import Path
 
-import torch
-
 from superpoint_rt.quantize import calibration_batches, calibration_files, quantize_openvino
-from superpoint_rt.train.checkpoint import export_weights
+from superpoint_rt.train.checkpoint import export_weights, load_checkpoint
 from superpoint_rt.weights import load_weights, save_npz
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--run-dir", type=Path, required=True, help="a `superpoint-rt train superpoint` run")
     ap.add_argument("--checkpoint", type=Path, help="default: RUN_DIR/checkpoints/last.pt")
@@ -31,10 +29,10 @@ def main() -> int:
     ap.add_argument("--onnx", type=Path, help="also write the FP32 ONNX export here")
     ap.add_argument("--no-int8", action="store_true", help="skip the INT8 IR (<out stem>_int8.xml)")
     ap.add_argument("--calib", default="train-photos", help="INT8 calibration photos (default: train-photos)")
-    args = ap.parse_args()
+    args = ap.parse_args(argv)
 
     ckpt = args.checkpoint or args.run_dir / "checkpoints" / "last.pt"
-    state = torch.load(ckpt, map_location="cpu", weights_only=False)
+    state = load_checkpoint(ckpt)  # refuses a pickle that would run code
     with tempfile.TemporaryDirectory() as tmp:
         pth = export_weights(
             state["model"], Path(tmp) / "weights.pth", {"stage": state.get("stage"), "step": state.get("step")}

@@ -149,6 +149,15 @@ def _torch_load_safe(torch: Any, path: Path) -> Any:
             raise first from None
 
 
+def torch_load_safe(path: str | Path) -> Any:
+    """The object a PyTorch file holds (tensors on the CPU), never running code from the file:
+    ``torch.load(weights_only=True)``, plus exactly NumPy's array types (the RNG state in training checkpoints).
+    A file with any other global raises torch's ``pickle.UnpicklingError``, which names it."""
+    import torch
+
+    return _torch_load_safe(torch, Path(path))
+
+
 def _load_torch_file(path: Path) -> Weights:
     try:
         import torch

@@ -1,9 +1,13 @@
-"""Training checkpoints and exported weights: writing, the RNG state, and loading.
+"""Training checkpoints and exported weights: writing, the RNG state, and safe loading.
 
 A checkpoint (``<run_dir>/checkpoints/last.pt``, written by :class:`superpoint_rt.train.trainer.Trainer`) is a dict
 ``{"model", "optimizer", "scaler", "step", "elapsed_s", "rng", "stage", "config"}``; ``rng`` holds the torch, NumPy
 (an array) and Python generator states. An export (``<run_dir>/export/weights.pth``) is
 ``{"state_dict": plain folded weights, "meta": {...}}``.
+
+Files given by a user are loaded through :func:`superpoint_rt.weights.torch_load_safe` (``weights_only``, plus
+exactly NumPy's array types for the RNG state): a pickle naming any other global is refused with
+:class:`CheckpointError`, never run.
 """
 
 from __future__ import annotations
@@ -17,6 +21,53 @@ import numpy as np
 import torch
 
 from superpoint_rt.network import fold_batch_norm
+from superpoint_rt.weights import torch_load_safe
+
+
+class CheckpointError(ValueError):
+    """A checkpoint or weights file that is refused (it would run code when unpickled) or cannot be read."""
+
+
+def _numpy_array_global(name: str) -> bool:
+    """A global the safe loader lets through for NumPy arrays (the RNG state)."""
+    mod, _, attr = name.rpartition(".")
+    return mod.split(".")[0] == "numpy" and (attr in ("ndarray", "dtype", "_reconstruct") or attr.endswith("DType"))
+
+
+def _refusal(path: Path, err: Exception) -> CheckpointError:
+    """A one-line error for a file the safe loader would not read, naming the globals it holds when it can."""
+    try:
+        from torch.serialization import get_unsafe_globals_in_checkpoint
+
+        names = list(get_unsafe_globals_in_checkpoint(str(path)))
+    except Exception:  # not a torch zip file (corrupt, legacy format): torch's message says more
+        names = []
+    bad = [n for n in names if not _numpy_array_global(n)]
+    if bad:
+        return CheckpointError(
+            f"refused to load {path}: it holds Python objects other than tensors, plain containers and NumPy "
+            f"arrays ({', '.join(bad)}), and unpickling them could run code from the file"
+        )
+    skip = ("Weights only load failed", "Please file an issue", "Check the documentation", "WeightsUnpickler error")
+    lines = [ln.strip() for ln in str(err).splitlines() if ln.strip() and not ln.strip().startswith(skip)]
+    return CheckpointError(f"cannot load {path} safely (corrupt or not a checkpoint): {lines[0] if lines else err}")
+
+
+def load_checkpoint(path: str | Path) -> Any:
+    """The object a checkpoint / weights file holds (tensors on the CPU), loaded without running code from it.
+
+    Raises:
+        CheckpointError: the file holds other Python objects (a custom class, ``os.system`` via ``__reduce__``, ...)
+            or is not a readable PyTorch file.
+        OSError: no such file (FileNotFoundError), a folder, no permission.
+    """
+    path = Path(path)
+    try:
+        return torch_load_safe(path)
+    except OSError:  # missing, a folder, no permission: as is
+        raise
+    except Exception as e:  # pickle.UnpicklingError for a refused global; torch raises many types for corrupt files
+        raise _refusal(path, e) from e
 
 
 def atomic_save(obj: Any, path: Path) -> None:
@@ -54,7 +105,7 @@ def export_weights(net_state: dict[str, torch.Tensor], path: Path, meta: dict[st
 
 def load_net_state(path: str | Path) -> dict[str, torch.Tensor]:
     """A network state dict from a trainer checkpoint (``model``), an export (``state_dict``) or a plain dict."""
-    obj = torch.load(path, map_location="cpu", weights_only=False)
+    obj = load_checkpoint(path)
     if isinstance(obj, dict) and "model" in obj:
         return dict(obj["model"])
     if isinstance(obj, dict) and "state_dict" in obj:

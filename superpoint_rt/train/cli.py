@@ -49,13 +49,11 @@ def _cmd_superpoint(args: argparse.Namespace) -> int:
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
-    import torch
-
-    from superpoint_rt.train.checkpoint import export_weights
+    from superpoint_rt.train.checkpoint import export_weights, load_checkpoint
 
     run = Path(args.run_dir)
     ckpt = Path(args.checkpoint) if args.checkpoint else run / "checkpoints" / "last.pt"
-    state = torch.load(ckpt, map_location="cpu", weights_only=False)
+    state = load_checkpoint(ckpt)
     out = Path(args.out) if args.out else run / "export" / "weights.pth"
     meta: dict[str, Any] = {"stage": state.get("stage"), "step": state.get("step"), "config": state.get("config")}
     export_weights(state["model"], out, meta)

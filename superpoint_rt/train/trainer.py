@@ -34,6 +34,7 @@ from superpoint_rt.network import SuperPointNet
 from superpoint_rt.train.checkpoint import (
     atomic_save,
     export_weights,
+    load_checkpoint,
     load_net_state,
     rng_state,
     set_rng_state,
@@ -306,7 +307,7 @@ class Trainer:
     def _load(self, path: Path) -> None:
         if not path.is_file():
             raise FileNotFoundError(f"no checkpoint to resume from: {path}")
-        state = torch.load(path, map_location=self.device, weights_only=False)
+        state = load_checkpoint(path)  # on the CPU; load_state_dict copies to the device
         self.net.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.scaler.load_state_dict(state["scaler"])
