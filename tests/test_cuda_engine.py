@@ -7,7 +7,7 @@ import warnings
 import numpy as np
 import pytest
 
-from superpoint_rt.gpu.graphs import GraphCache
+from superpoint_rt.backends.torch_cuda.graphs import GraphCache
 
 torch = pytest.importorskip("torch")
 

@@ -8,7 +8,7 @@ import json
 import numpy as np
 import pytest
 
-from superpoint_rt.gpu.trt_logic import (
+from superpoint_rt.backends.tensorrt import (
     DEFAULT_PROFILE,
     BuildStrategy,
     EngineCache,
@@ -212,10 +212,175 @@ def test_timing_cache_per_version_and_gpu(tmp_path):
 
 
 def test_default_engine_cache_dir_env(monkeypatch, tmp_path):
-    from superpoint_rt.gpu.trt_logic import default_engine_cache_dir
+    from superpoint_rt.backends.tensorrt import default_engine_cache_dir
 
     monkeypatch.setenv("SUPERPOINT_RT_ENGINE_CACHE", str(tmp_path / "e"))
     assert default_engine_cache_dir() == tmp_path / "e"
+
+
+def test_default_engine_cache_dir_in_a_source_checkout(monkeypatch):
+    from pathlib import Path
+
+    from superpoint_rt.backends.tensorrt import default_engine_cache_dir
+
+    monkeypatch.delenv("SUPERPOINT_RT_ENGINE_CACHE", raising=False)
+    repo_engines = Path(__file__).resolve().parents[1] / "engines"
+    if not (repo_engines / "README.md").exists():
+        pytest.skip("not a source checkout with engines/README.md")
+    assert default_engine_cache_dir() == repo_engines
+
+
+def test_profile_uses_the_network_cell():
+    from superpoint_rt.backends.tensorrt import profile
+    from superpoint_rt.network_spec import CELL
+
+    assert profile.CELL is CELL
+
+
+# ---- load or build, timed (fakes for TensorRT) -------------------------------------------------------------------
+
+
+class _Clock:
+    """A fake perf_counter: each call advances by the next step."""
+
+    def __init__(self, *steps):
+        self.t, self.steps = 0.0, list(steps)
+
+    def __call__(self):
+        self.t += self.steps.pop(0) if self.steps else 0.0
+        return self.t
+
+
+def _fake_build(calls, plan=b"fresh-plan"):
+    def build():
+        calls.append("build")
+        return plan
+
+    return build
+
+
+def test_load_or_build_builds_then_loads_and_records_real_times(tmp_path):
+    from superpoint_rt.backends.tensorrt import load_or_build
+
+    cache, k, calls = EngineCache(tmp_path), _key(), []
+    # build: clock reads 0 -> 12.5 around build(), then 0 -> 0.25 around deserialize()
+    built = load_or_build(
+        cache, k, True, _fake_build(calls), lambda plan: ("engine", plan), clock=_Clock(1, 12.5, 1, 0.25)
+    )
+    assert calls == ["build"] and built.engine == ("engine", b"fresh-plan")
+    assert built.decision.action == "build" and built.times.action == "build"
+    assert built.times.build_seconds == pytest.approx(12.5) and built.times.load_seconds == pytest.approx(0.25)
+    assert json.loads(cache.meta_path(k).read_text())["build_seconds"] == 12.5
+
+    # a cached plan: loaded, the time measured around reading + deserialising, no build and no build time
+    loaded = load_or_build(cache, k, False, _fake_build(calls), lambda plan: ("engine", plan), clock=_Clock(3, 0.04))
+    assert calls == ["build"] and loaded.engine == ("engine", b"fresh-plan")
+    assert loaded.decision.action == "load" and loaded.times.action == "load"
+    assert loaded.times.build_seconds is None and loaded.times.load_seconds == pytest.approx(0.04)
+    assert loaded.times.to_dict() == {"action": "load", "load_seconds": 0.04}
+    assert built.times.to_dict() == {"action": "build", "load_seconds": 0.25, "build_seconds": 12.5}
+
+
+def test_load_or_build_rebuilds_a_plan_that_does_not_deserialize(tmp_path):
+    from superpoint_rt.backends.tensorrt import load_or_build
+
+    cache, k, calls = EngineCache(tmp_path), _key(), []
+    cache.store(k, b"stale-plan")
+    with pytest.warns(UserWarning, match="failed to deserialize"):
+        res = load_or_build(
+            cache, k, True, _fake_build(calls), lambda plan: None if plan == b"stale-plan" else "engine"
+        )
+    assert calls == ["build"] and res.engine == "engine" and res.times.action == "build"
+    assert res.decision.reason == "cached engine failed to deserialize"
+    assert cache.plan_path(k).read_bytes() == b"fresh-plan"
+
+    cache.store(k, b"stale-plan")  # the same, with building disabled: an error, the bad plan dropped
+    with pytest.raises(RuntimeError, match="allow_build=False"):
+        load_or_build(cache, k, False, _fake_build(calls), lambda plan: None)
+    assert not cache.plan_path(k).exists() and calls == ["build"]
+    with pytest.raises(RuntimeError, match="cannot deserialize"):  # a fresh plan TensorRT rejects
+        load_or_build(cache, k, True, _fake_build(calls), lambda plan: None)
+
+
+def _fake_engine(tmp_path, times):
+    """A TensorRTEngine with fakes for everything TensorRT would have made (the constructor needs TensorRT)."""
+    from superpoint_rt.backends.base import Engine
+    from superpoint_rt.backends.tensorrt import CacheDecision, TensorRTEngine
+
+    class Context:
+        def __init__(self):
+            self.shapes = []
+
+        def set_input_shape(self, name, shape):
+            self.shapes.append((name, shape))
+            return True
+
+    eng = object.__new__(TensorRTEngine)
+    Engine.__init__(eng)
+    eng.precision, eng.device = "fp16", "cuda:0"
+    eng.trt_version, eng.gpu, eng.profile = Version.parse("10.3.0"), GPU, ShapeProfile.coerce("1x32x32:1x64x64:2x64x64")
+    eng.strategy = build_strategy("10.3.0", "fp16")
+    eng.plan_path = tmp_path / "x.plan"
+    eng.decision = CacheDecision(times.action, "test", eng.plan_path)
+    eng.startup = times
+    eng.context, eng._shape = Context(), None
+    return eng
+
+
+def test_engine_reports_its_load_time_not_a_zero_compile_time(tmp_path):
+    from superpoint_rt.backends.tensorrt import StartupTimes
+
+    eng = _fake_engine(tmp_path, StartupTimes("load", load_seconds=0.125))
+    eng._set_shape((1, 64, 64))
+    eng._set_shape((2, 32, 64))
+    assert eng.context.shapes == [("image", (1, 1, 64, 64)), ("image", (2, 1, 32, 64))]
+    assert eng.compile_seconds == {}  # nothing compiles per shape: no invented 0.0 first-frame cost
+    info = eng.info()
+    assert info["startup"] == {"action": "load", "load_seconds": 0.125}
+    assert "build_seconds" not in info and "compile_seconds" not in info
+    with pytest.raises(ShapeOutOfProfileError):
+        eng._set_shape((3, 64, 64))
+
+    built = _fake_engine(tmp_path, StartupTimes("build", load_seconds=0.5, build_seconds=90.0)).info()
+    assert built["startup"] == {"action": "build", "load_seconds": 0.5, "build_seconds": 90.0}
+
+
+# ---- the CLI glue (superpoint_rt.apps.tensorrt_cli) ----------------------------------------------------------------
+
+
+def test_build_engine_cli_maps_arguments_and_describes_the_plan(rand_weights, tmp_path, monkeypatch, capsys):
+    from superpoint_rt.apps import tensorrt_cli
+    from superpoint_rt.backends import tensorrt
+
+    cache, k = EngineCache(tmp_path), _key()
+    plan = cache.store(k, b"plan", extra={"build_seconds": 3.5, "built": "2025-01-02T03:04:05"})
+    seen = {}
+
+    def fake_build_engine(weights, **kw):
+        seen.update(kw, weights=weights)
+        return plan
+
+    monkeypatch.setattr(tensorrt, "build_engine", fake_build_engine)
+    args = argparse.Namespace(min_shape="1x32x32", opt_shape="1x64x64", max_shape="2x64x64", precision=None)
+    assert tensorrt_cli.build_engine_cli(rand_weights, args) == plan
+    assert seen == {
+        "weights": rand_weights,
+        "precision": "fp16",
+        "min_shape": "1x32x32",
+        "opt_shape": "1x64x64",
+        "max_shape": "2x64x64",
+        "cache_dir": None,
+        "device": "cuda",
+    }
+    out = capsys.readouterr().out
+    assert "TensorRT 10.3 fp16 engine for NVIDIA H100 80GB HBM3 (sm_90)" in out
+    assert "profile 1x240x320:1x480x640:8x720x1280, built 2025-01-02T03:04:05 in 3.5 s" in out
+
+
+def test_describe_plan_without_a_sidecar(tmp_path):
+    from superpoint_rt.backends.tensorrt import describe_plan
+
+    assert "no readable sidecar" in describe_plan(tmp_path / "missing.plan")
 
 
 # ---- the backend without TensorRT ------------------------------------------------------------------------------------
@@ -223,7 +388,7 @@ def test_default_engine_cache_dir_env(monkeypatch, tmp_path):
 
 def test_backend_module_imports_and_explains_without_tensorrt(rand_weights, monkeypatch):
     from superpoint_rt.backends import BackendUnavailableError
-    from superpoint_rt.backends import tensorrt_engine as te
+    from superpoint_rt.backends import tensorrt as te
 
     if te.tensorrt_available():
         pytest.skip("TensorRT is installed: the unavailable path is not reachable")
@@ -249,7 +414,7 @@ def _trt_or_skip():
 def test_tensorrt_engine_matches_onnxruntime(rand_weights, tmp_path, precision):
     _trt_or_skip()
     from superpoint_rt.backends import create_engine
-    from superpoint_rt.backends.tensorrt_engine import TensorRTEngine
+    from superpoint_rt.backends.tensorrt import TensorRTEngine
 
     profile = "1x32x48:2x64x64:2x96x96"
     eng = TensorRTEngine(rand_weights, precision, profile=profile, cache_dir=tmp_path)
@@ -272,7 +437,7 @@ def test_tensorrt_engine_matches_onnxruntime(rand_weights, tmp_path, precision):
 @pytest.mark.gpu
 def test_tensorrt_rebuilds_after_failed_deserialisation(rand_weights, tmp_path):
     _trt_or_skip()
-    from superpoint_rt.backends.tensorrt_engine import TensorRTEngine
+    from superpoint_rt.backends.tensorrt import TensorRTEngine
 
     profile = "1x32x32:1x32x32:1x64x64"
     eng = TensorRTEngine(rand_weights, "fp16", profile=profile, cache_dir=tmp_path, allocate=False)
@@ -293,7 +458,7 @@ def test_tensorrt_rebuilds_after_failed_deserialisation(rand_weights, tmp_path):
 @pytest.mark.gpu
 def test_build_engine_cli(rand_weights, tmp_path):
     _trt_or_skip()
-    from superpoint_rt.backends.tensorrt_engine import build_engine_cli
+    from superpoint_rt.apps.tensorrt_cli import build_engine_cli
 
     args = argparse.Namespace(
         min_shape="1x32x32", opt_shape="1x64x64", max_shape="2x64x64", precision=None, engine_cache=str(tmp_path)

@@ -19,9 +19,9 @@ from typing import Any, cast
 
 import numpy as np
 
-from ..gpu.graphs import GraphCache
-from ..weights import Weights
-from .base import BackendUnavailableError, Engine, check_network_input
+from ...weights import Weights
+from ..base import BackendUnavailableError, Engine, check_network_input
+from .graphs import GraphCache
 
 CUDA_PRECISIONS = ("fp16", "bf16", "fp32")
 
@@ -54,7 +54,7 @@ def build_net(weights: Weights, device: Any, compute_dtype: Any, channels_last: 
     """SuperPointNet with ``weights`` on ``device`` in ``compute_dtype``, unnormalised descriptor head, eval mode."""
     import torch
 
-    from ..network import SuperPointNet
+    from ...network import SuperPointNet
 
     if weights.state_dict is None:
         raise BackendUnavailableError("the PyTorch engines need state-dict weights, not an ONNX file")

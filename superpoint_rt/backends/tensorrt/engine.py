@@ -7,50 +7,43 @@ plan, with a timing cache) or load (deserialize a cached plan), :meth:`~TensorRT
 
 * FP16: TensorRT 10 builds the FP32 ONNX export with ``BuilderFlag.FP16``; TensorRT >= 11 (strongly typed only)
   builds the FP16-typed export (``build_onnx(dtype="float16")``: FP16 input and convolutions, FP32 outputs, the
-  descriptor normalisation in FP32). See :func:`superpoint_rt.gpu.trt_logic.build_strategy`.
+  descriptor normalisation in FP32). See :func:`~.version.build_strategy`.
 * One optimisation profile over (batch, height, width): min/opt/max, default 1x240x320 / 1x480x640 / 8x720x1280.
-  A frame outside it raises :class:`~superpoint_rt.gpu.trt_logic.ShapeOutOfProfileError`; the engine is built or
-  loaded only in the constructor, never in the middle of a stream.
-* Serialized engines are cached (:class:`~superpoint_rt.gpu.trt_logic.EngineCache`) under a key of TensorRT version,
-  GPU name + compute capability, precision, profile and ONNX hash; a mismatch or a failed deserialisation rebuilds
-  (at construction), ``allow_build=False`` turns that into an error instead.
+  A frame outside it raises :class:`~.profile.ShapeOutOfProfileError`; the engine is built or loaded only in the
+  constructor, never in the middle of a stream.
+* Serialized engines are cached (:class:`~.cache.EngineCache`) under a key of TensorRT version, GPU name + compute
+  capability, precision, profile and ONNX hash; a mismatch or a failed deserialisation rebuilds (at construction),
+  ``allow_build=False`` turns that into an error instead (:func:`~.cache.load_or_build`).
 * Device buffers come from PyTorch (CUDA tensors + pinned host staging), so this backend needs ``tensorrt`` and
   ``torch`` with CUDA. ``run`` (host in, host out) returns views into pinned buffers valid until the next call;
   ``run_device`` keeps everything on the GPU for the fused post-processing.
+* Start-up cost, measured: ``startup`` (:class:`~.cache.StartupTimes`, also in ``info()``) holds the load time
+  (reading + deserialising the plan) and, when the plan was built here, the build time. ``compile_seconds`` stays
+  empty: TensorRT compiles nothing per input shape, the engine is ready for every shape of its profile.
 """
 
 from __future__ import annotations
 
-import argparse
 import logging
-import time
 import warnings
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ..export import onnx_bytes, onnx_hash
-from ..gpu.trt_logic import (
-    TRT_PRECISIONS,
-    BuildStrategy,
-    CacheDecision,
-    EngineCache,
-    EngineKey,
-    GpuIdentity,
-    ShapeProfile,
-    Version,
-    build_strategy,
-    engine_action,
-)
-from ..weights import Weights
-from .base import BackendUnavailableError, Engine, check_network_input
+from ...export import onnx_bytes, onnx_hash
+from ...network_spec import CELL, DESCRIPTOR_DIM
+from ...weights import Weights
+from ..base import BackendUnavailableError, Engine, check_network_input
+from .cache import CacheDecision, EngineCache, EngineKey, GpuIdentity, StartupTimes, load_or_build
+from .profile import DEFAULT_PROFILE, ShapeProfile, parse_shape
+from .version import TRT_PRECISIONS, BuildStrategy, Version, build_strategy
 
 log = logging.getLogger(__name__)
 
 INPUT_NAME = "image"
 OUTPUT_NAMES = ("logits", "descriptors")
-OUTPUT_CHANNELS = {"logits": 65, "descriptors": 256}
+OUTPUT_CHANNELS = {"logits": CELL * CELL + 1, "descriptors": DESCRIPTOR_DIM}
 #: ONNX node names (superpoint_rt.export) of the descriptor normalisation, kept FP32 in TensorRT 10 FP16 builds
 FP32_LAYER_PREFIXES = ("desc_norm", "desc_normalize")
 
@@ -105,9 +98,9 @@ class TensorRTEngine(Engine):
         weights: the network weights (state dict, or an ONNX file used as is).
         precision: "fp16" (default) or "fp32".
         device: "cuda" or "cuda:N".
-        profile: :class:`~superpoint_rt.gpu.trt_logic.ShapeProfile`, "MIN:OPT:MAX" (each BxHxW) or None (default
+        profile: :class:`~.profile.ShapeProfile`, "MIN:OPT:MAX" (each BxHxW) or None (default
             1x240x320:1x480x640:8x720x1280).
-        cache_dir: engine cache folder (default :func:`~superpoint_rt.gpu.trt_logic.default_engine_cache_dir`).
+        cache_dir: engine cache folder (default :func:`~.cache.default_engine_cache_dir`).
         allow_build: build when no matching cached engine exists (False: raise instead; for deployments that must
             not spend minutes building at start-up).
         workspace_bytes: builder workspace limit (None: TensorRT's default, the whole GPU memory).
@@ -157,9 +150,11 @@ class TensorRTEngine(Engine):
             str(self.trt_version), self.gpu, precision, self.profile, onnx_hash(self._onnx), self.strategy
         )
         self._logger = trt.Logger(trt.Logger.WARNING)
-        self.build_seconds: float | None = None
-        self.decision: CacheDecision = self.cache.lookup(self.key)
-        self.engine = self._load_or_build(allow_build)
+        loaded = load_or_build(self.cache, self.key, allow_build, self.build, self.deserialize)
+        self.engine = loaded.engine
+        self.decision: CacheDecision = loaded.decision
+        #: measured start-up: the load (read + deserialise) and, when built here, the build
+        self.startup: StartupTimes = loaded.times
         self.plan_path = self.cache.plan_path(self.key)
         self.context: Any = None
         self._buffers: dict[str, Any] = {}
@@ -169,34 +164,7 @@ class TensorRTEngine(Engine):
             self.activate()
             self.allocate_buffers()
 
-    # ---- build / load -------------------------------------------------------------------------------------------
-
-    def _load_or_build(self, allow_build: bool) -> Any:
-        action = engine_action(self.decision, allow_build)
-        if action == "load":
-            engine = self.deserialize(self.decision.plan_path.read_bytes())
-            if engine is not None:
-                log.info("TensorRT engine loaded from %s", self.decision.plan_path)
-                return engine
-            # a plan that matches its key but does not deserialize (driver/TensorRT install changed under the same
-            # version string, or a corrupt file): drop it and rebuild, here at construction, never mid-stream
-            self.cache.invalidate(self.key)
-            self.decision = CacheDecision("build", "cached engine failed to deserialize", self.decision.plan_path)
-            engine_action(self.decision, allow_build)
-            warnings.warn(f"TensorRT: {self.decision.reason}; rebuilding {self.decision.plan_path}", stacklevel=3)
-        log.warning(
-            "building the TensorRT engine (%s): %s; this takes a while once", self.key.filename(), self.decision.reason
-        )
-        plan = self.build()
-        self.cache.store(
-            self.key,
-            plan,
-            extra={"build_seconds": round(self.build_seconds or 0.0, 2), "built": time.strftime("%Y-%m-%dT%H:%M:%S")},
-        )
-        engine = self.deserialize(plan)
-        if engine is None:
-            raise RuntimeError("TensorRT built an engine that it cannot deserialize (see the TensorRT log above)")
-        return engine
+    # ---- build / load (the decision between them: cache.load_or_build) ------------------------------------------
 
     def build(self) -> bytes:
         """ONNX -> serialized plan (with the timing cache read before and written back after)."""
@@ -231,9 +199,7 @@ class TensorRTEngine(Engine):
         opt_profile.set_shape(INPUT_NAME, mn, opt, mx)
         config.add_optimization_profile(opt_profile)
         timing = self._timing_cache(config)
-        t0 = time.perf_counter()
         plan = builder.build_serialized_network(network, config)
-        self.build_seconds = time.perf_counter() - t0
         if plan is None:
             raise RuntimeError("TensorRT failed to build the SuperPoint engine (see the TensorRT log above)")
         if timing is not None:
@@ -294,7 +260,7 @@ class TensorRTEngine(Engine):
         to the context here and never change, so any shape inside the profile runs without reallocation."""
         torch = self._torch
         b, h, w = self.profile.max
-        hc, wc = h // 8, w // 8
+        hc, wc = h // CELL, w // CELL
         dev = self._device
         in_dtype = self._torch_dtype(INPUT_NAME)
         bufs: dict[str, Any] = {
@@ -322,7 +288,6 @@ class TensorRTEngine(Engine):
             if not self.context.set_input_shape(INPUT_NAME, (b, 1, h, w)):
                 raise RuntimeError(f"TensorRT rejected the input shape {(b, 1, h, w)}")
             self._shape = shape
-            self.compile_seconds.setdefault(shape, 0.0)
 
     def infer(self, stream: Any = None) -> None:
         """Enqueue the network on ``stream`` (a torch.cuda.Stream; default the engine's) for the bound buffers."""
@@ -348,7 +313,7 @@ class TensorRTEngine(Engine):
     def _outputs_device(self, b: int, h: int, w: int) -> tuple[Any, Any]:
         outs = []
         for name in OUTPUT_NAMES:
-            shape = (b, OUTPUT_CHANNELS[name], h // 8, w // 8)
+            shape = (b, OUTPUT_CHANNELS[name], h // CELL, w // CELL)
             n = int(np.prod(shape))
             buf = self._buffers[name][:n]
             if name + "_f32" in self._buffers:
@@ -396,29 +361,27 @@ class TensorRTEngine(Engine):
             profile=str(self.profile),
             plan=str(self.plan_path),
             cache_decision={"action": self.decision.action, "reason": self.decision.reason},
-            build_seconds=self.build_seconds,
+            startup=self.startup.to_dict(),
             strongly_typed=self.strategy.strongly_typed,
             onnx_dtype=self.strategy.onnx_dtype,
         )
         return d
 
 
-def build_engine_cli(weights: Weights, args: argparse.Namespace) -> Path:
-    """``superpoint-rt export --tensorrt``: build (or find) the engine for a profile ahead of time; returns the plan.
+def build_engine(
+    weights: Weights,
+    precision: str = "fp16",
+    min_shape: str | tuple[int, int, int] = DEFAULT_PROFILE.min,
+    opt_shape: str | tuple[int, int, int] = DEFAULT_PROFILE.opt,
+    max_shape: str | tuple[int, int, int] = DEFAULT_PROFILE.max,
+    cache_dir: str | Path | None = None,
+    device: str = "cuda",
+) -> Path:
+    """Build (or find in the cache) the engine for a profile ahead of time; returns the serialized plan's path.
 
-    Reads ``args.min_shape``, ``args.opt_shape``, ``args.max_shape`` (BxHxW), and when present ``args.precision``
-    (default fp16), ``args.device`` (default cuda), ``args.engine_cache`` (default the engine cache folder).
+    Shapes are BxHxW strings or (B, H, W) triples; ``cache_dir`` None is the default engine cache. The plan's JSON
+    sidecar (:func:`~.cache.describe_plan`) says what it was built for.
     """
-    profile = ShapeProfile.from_strings(args.min_shape, args.opt_shape, args.max_shape)
-    precision = getattr(args, "precision", None) or "fp16"
-    eng = TensorRTEngine(
-        weights,
-        precision,
-        getattr(args, "device", None) or "cuda",
-        profile=profile,
-        cache_dir=getattr(args, "engine_cache", None),
-        allocate=False,
-    )
-    verb = "built" if eng.decision.action == "build" else "found cached"
-    print(f"TensorRT {eng.trt_version} {precision} engine {verb} for {eng.gpu.name} ({eng.gpu.sm}), profile {profile}")
+    profile = ShapeProfile(parse_shape(min_shape), parse_shape(opt_shape), parse_shape(max_shape))
+    eng = TensorRTEngine(weights, precision, device, profile=profile, cache_dir=cache_dir, allocate=False)
     return eng.plan_path
