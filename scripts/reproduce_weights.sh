@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # How the packaged default weights (superpoint_rt/data/weights/superpoint_rt.npz) were made, stage by stage.
 # Every stage resumes (--resume) and stops cleanly (--time-limit MIN, SIGTERM/SIGUSR1); our run went in chunks
-# on 2 CPU cores across sessions (see the weights card in README.md). Needs `pip install -e '.[train,eval]'` and
+# on 2 CPU cores across sessions (see the weights card in docs/MODEL_CARD.md). Needs `pip install -e '.[train,eval]'` and
 # the training photos (data/PHOTOS.md):
 #   apt-get install plasma-workspace-wallpapers mate-backgrounds gnome-backgrounds ukui-wallpapers lomiri-wallpapers-16.04
 set -euo pipefail

@@ -1,7 +1,7 @@
 """Multi-scale detection: run the network on an image pyramid and merge the keypoints in input pixels.
 
 SuperPoint sees one scale: its 8x8 cells and receptive field do not grow with the scene, so a zoom of more than
-~1.4x between two views defeats single-scale matching (see the invariance probe in the README). Running the same
+~1.4x between two views defeats single-scale matching (see the invariance probe in docs/EVALUATION.md). Running the same
 network on downscaled copies of each image (``scales=(1.0, 0.71, 0.5)``: a pyramid an octave deep) gives each
 view keypoints whose descriptors were computed at a matching scale; the nearest-neighbour matcher then pairs the
 levels that agree. It costs the sum of the levels' areas (1 + 0.5 + 0.25 = 1.75x for that pyramid).

@@ -9,7 +9,7 @@ the keypoint moves to their vertices:
 each clipped to [-0.5, 0.5] (the maximum stays in its pixel) and 0 where the three values are not concave
 (a plateau or a neighbour outside the image). For a heatmap that is a parabola (or close to one near the peak)
 this recovers the peak exactly. On our bundled benchmark it lowers the localisation error by ~0.1 px at 480x640
-(README, Evaluation).
+(docs/EVALUATION.md).
 """
 
 from __future__ import annotations

@@ -31,7 +31,7 @@ import numpy as np
 from .network_spec import expected_state_dict_shapes
 
 PACKAGE_WEIGHTS_DIR = Path(__file__).resolve().parent / "data" / "weights"
-#: Our default weights (trained by superpoint_rt.train), shipped in the package once training has produced them.
+#: Our default weights (trained by superpoint_rt.train), shipped in the package (card: docs/MODEL_CARD.md).
 DEFAULT_WEIGHTS = PACKAGE_WEIGHTS_DIR / "superpoint_rt.npz"
 #: Named weights shipped in the package, usable as ``weights="<name>"``. Interim ones are not the default.
 PACKAGED_WEIGHTS: dict[str, Path] = {
@@ -41,8 +41,9 @@ PACKAGED_WEIGHTS: dict[str, Path] = {
 }
 
 ORIGINAL_WEIGHTS_URL = "https://github.com/magicleap/SuperPointPretrainedNetwork/raw/master/superpoint_v1.pth"
-#: Pinned SHA-256 of superpoint_v1.pth. None: not pinned in this release (see README); the download is then
-#: verified structurally (every key and shape) and its hash is recorded next to it so later loads detect changes.
+#: Pinned SHA-256 of superpoint_v1.pth. None: not pinned in this release (see the README's Weights section); the
+#: download is then verified structurally (every key and shape) and its hash is recorded next to it so later loads
+#: detect changes.
 ORIGINAL_WEIGHTS_SHA256: str | None = None
 ORIGINAL_LICENSE_NOTE = (
     "superpoint_v1.pth is Magic Leap's release under a non-commercial research licence; it is not shipped with "
@@ -239,7 +240,7 @@ def load_weights(weights: str | os.PathLike[str] | Weights | None) -> Weights:
     (:data:`PACKAGED_WEIGHTS`), ``"random"`` (tests only), or the package default (None).
 
     Raises:
-        NoDefaultWeightsError: ``weights`` is None and no default weights are shipped yet.
+        NoDefaultWeightsError: ``weights`` is None and this installation lacks the default weights file.
         FileNotFoundError: the path does not exist.
         WeightsError: the file is corrupt or not SuperPoint weights.
     """
@@ -248,10 +249,10 @@ def load_weights(weights: str | os.PathLike[str] | Weights | None) -> Weights:
     if weights is None:
         if not DEFAULT_WEIGHTS.exists():
             raise NoDefaultWeightsError(
-                "superpoint_rt ships no default weights yet (our own training is in progress). Pass "
-                "weights=PATH: the original superpoint_v1.pth (see `superpoint-rt download-original`; "
-                "non-commercial licence), a superpoint_rt .npz/.pth from `superpoint-rt train`, or an ONNX "
-                'export. For tests only, weights="random" builds a seeded random network.'
+                f"no default weights: {DEFAULT_WEIGHTS} is missing from this installation; reinstall "
+                "superpoint_rt, or pass weights=PATH: the original superpoint_v1.pth (see `superpoint-rt "
+                "download-original`; non-commercial licence), a superpoint_rt .npz/.pth from `superpoint-rt train`, "
+                'or an ONNX export. For tests only, weights="random" builds a seeded random network.'
             )
         weights = DEFAULT_WEIGHTS
     if isinstance(weights, str) and weights == "random":

@@ -111,7 +111,7 @@ def test_shipped_configs_load_and_chain_as_documented() -> None:
     assert (release.batch_size, release.lambda_loss) == (8, 1.0)
     assert loaded["superpoint_release_desc1e-4"].lambda_loss == 1e-4
     assert v2.data.homography.allow_artifacts and not release.data.homography.allow_artifacts
-    assert v2.lr_at(4648) == 1e-4 and v2.lr_at(6000) == 3e-5  # the release run's schedule (README card)
+    assert v2.lr_at(4648) == 1e-4 and v2.lr_at(6000) == 3e-5  # the release run's schedule (docs/MODEL_CARD.md)
     two = loaded["superpoint_release_v2_2proc"]  # the same run as 2 processes x 4 samples
     assert (two.batch_size, two.torch_threads) == (4, 1) and two.lr_schedule == v2.lr_schedule
     v3 = loaded["superpoint_release_v3"]  # phase 3: phase 2's recipe as 2 processes, phase 2's crops + new ones

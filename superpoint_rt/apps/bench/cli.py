@@ -56,7 +56,9 @@ def add_arguments(
 ) -> None:
     """The bench options. ``out``, ``images`` (and ``images_note``, how the help names them): the defaults of
     ``--out`` and ``--images``."""
-    p.add_argument("--weights", default=None, help="weights (default: the package's; random when none ship)")
+    p.add_argument(
+        "--weights", default=None, help="weights (default: the package's; 'random' for seeded random weights)"
+    )
     p.add_argument("--quick", action="store_true", help="480x640, batch 1, 20 iterations (also the default)")
     p.add_argument("--full", action="store_true", help="every resolution (240x320, 480x640, 720x1280) x batch (1, 8)")
     p.add_argument("--resolutions", type=_parse_resolutions, default=None, help="HxW[,HxW...] (default 480x640)")

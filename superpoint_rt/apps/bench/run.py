@@ -72,7 +72,8 @@ class BenchConfig:
 
 
 def resolve_weights(spec: str | None) -> tuple[Weights, bool, str]:
-    """(weights, random?, note): ``spec`` as ``load_weights``; seeded random weights when none ship."""
+    """(weights, random?, note): ``spec`` as ``load_weights``; seeded random weights when the installation lacks the
+    default weights file (or for ``"random"``)."""
     if spec == "random":
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -87,7 +88,7 @@ def resolve_weights(spec: str | None) -> tuple[Weights, bool, str]:
         return (
             w,
             True,
-            "superpoint_rt ships no default weights yet: fell back to weights='random' (seeded). The heatmap is "
+            "this installation lacks the default weights file: fell back to weights='random' (seeded). The heatmap is "
             "near uniform, so the detection threshold is set per resolution so that ~target_candidates pixels pass "
             "it.",
         )
