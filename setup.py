@@ -4,6 +4,11 @@ Environment:
     SUPERPOINT_RT_CUDA   "auto" (default: build the CUDA sources when nvcc is found), "1" (require), "0" (skip).
     SUPERPOINT_RT_SANITIZE  "1": build with AddressSanitizer + UndefinedBehaviorSanitizer.
     SUPERPOINT_RT_BUILD_TYPE  CMake build type (default Release).
+    CUDAARCHS   CMake's own: the CUDA architectures to compile, e.g. "90" or "80;90" (default 80;86;89;90);
+                ``_C.build_info()["cuda_archs"]`` reports the list compiled.
+
+The package version has one source, ``superpoint_rt/__init__.py`` (``__version__``, read by setuptools through
+pyproject.toml's ``[tool.setuptools.dynamic]``); it is passed from here to CMake for ``_C.build_info()["version"]``.
 """
 
 from __future__ import annotations
@@ -49,6 +54,7 @@ class CMakeBuild(build_ext):
             f"-DCMAKE_BUILD_TYPE={cfg}",
             f"-DSUPERPOINT_RT_CUDA={os.environ.get('SUPERPOINT_RT_CUDA', 'auto')}",
             f"-DSUPERPOINT_RT_SANITIZE={os.environ.get('SUPERPOINT_RT_SANITIZE', '0')}",
+            f"-DSUPERPOINT_RT_VERSION={self.distribution.get_version()}",
         ]
         subprocess.run([cmake, str(ROOT), *args], cwd=build_dir, check=True)
         jobs = os.environ.get("CMAKE_BUILD_PARALLEL_LEVEL", str(os.cpu_count() or 2))

@@ -250,6 +250,9 @@ bool sanitized() {
 #endif
 }
 
+// cuda_archs: the CUDA architectures the target compiled, as CMake passed them
+// (SUPERPOINT_RT_CUDA_ARCHS, comma-separated): "80" = sm_80 SASS + compute_80 PTX, "90-real" SASS
+// only, "90-virtual" PTX only.
 py::dict build_info() {
   py::list archs;
   const std::string s = SUPERPOINT_RT_CUDA_ARCHS;
@@ -290,6 +293,7 @@ PYBIND11_MODULE(_C, m) {
   m.def("sample_descriptors", &sample_descriptors, py::arg("coarse"), py::arg("keypoints"),
         py::arg("interpolation") = "bilinear", py::arg("convention") = "center",
         "coarse float32/float16 (C, Hc, Wc), keypoints float32 (N, 2) x,y -> (N, C) unit rows");
-  m.def("build_info", &build_info, "dict: version, cuda, cuda_archs, sanitize, compiler");
+  m.def("build_info", &build_info,
+        "dict: version, cuda, cuda_archs (as compiled), sanitize, compiler");
   register_cuda_ops(m);  // CPU grid twins of the CUDA kernels, and the GPU entry points when built
 }
