@@ -20,7 +20,10 @@ CONV_LAYERS: tuple[tuple[str, int, int, int], ...] = (
 #: Layers followed by no ReLU (the heads' last 1x1 convolutions).
 LINEAR_OUTPUT_LAYERS = ("convPb", "convDb")
 DESCRIPTOR_DIM = 256
+#: the detector's cell: one output position per 8x8 pixels
 CELL = 8
+#: detector classes per cell: the CELL * CELL pixel positions + the "no point" dustbin
+DETECTOR_CHANNELS = CELL * CELL + 1
 
 
 def expected_state_dict_shapes() -> dict[str, tuple[int, ...]]:

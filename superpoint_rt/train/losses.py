@@ -12,8 +12,9 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-CELL = 8
-DUSTBIN = 64
+from superpoint_rt.network_spec import CELL
+
+DUSTBIN = CELL * CELL  # the last detector class: no point in the cell
 
 
 def points_to_labels(points: np.ndarray, height: int, width: int, rng: np.random.Generator) -> np.ndarray:

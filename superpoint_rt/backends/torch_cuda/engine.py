@@ -19,6 +19,7 @@ from typing import Any, cast
 
 import numpy as np
 
+from ...network_spec import CELL, DETECTOR_CHANNELS
 from ...weights import Weights
 from ..base import BackendUnavailableError, Engine, check_network_input
 from .graphs import GraphCache
@@ -164,7 +165,7 @@ class TorchCUDAEngine(Engine):
         """Device in, device out: ``image`` a CUDA float32 tensor (B, 1, H, W), H and W multiples of 8 ->
         (logits, descriptors) CUDA float32 tensors, enqueued on ``stream`` (default the engine's). With graphs the
         outputs are the graph's static buffers: valid until the next call with the same shape."""
-        if image.dim() != 4 or image.shape[1] != 1 or image.shape[2] % 8 or image.shape[3] % 8:
+        if image.dim() != 4 or image.shape[1] != 1 or image.shape[2] % CELL or image.shape[3] % CELL:
             raise ValueError(
                 f"run_device: image must be (B, 1, H, W) with H, W multiples of 8, got {tuple(image.shape)}"
             )
@@ -175,12 +176,12 @@ class TorchCUDAEngine(Engine):
         if shape not in self._host:
             torch = self._torch
             b, h, w = shape
-            hc, wc = h // 8, w // 8
+            hc, wc = h // CELL, w // CELL
             if len(self._host) >= self._graphs.max_graphs:
                 self._host.pop(next(iter(self._host)))
             self._host[shape] = (
                 torch.empty((b, 1, h, w), dtype=torch.float32, pin_memory=True),
-                torch.empty((b, 65, hc, wc), dtype=torch.float32, pin_memory=True),
+                torch.empty((b, DETECTOR_CHANNELS, hc, wc), dtype=torch.float32, pin_memory=True),
                 torch.empty((b, 256, hc, wc), dtype=torch.float32, pin_memory=True),
             )
         return self._host[shape]
