@@ -34,8 +34,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from superpoint_rt.api import SuperPoint  # noqa: E402
-from superpoint_rt.demo import SAMPLE_VIDEO  # noqa: E402
 from superpoint_rt.drawing import draw_text, draw_tracks  # noqa: E402
+from superpoint_rt.samples import SAMPLE_VIDEO  # noqa: E402
 from superpoint_rt.streaming import StreamStats, stream  # noqa: E402
 from superpoint_rt.sysinfo import cpu_description, versions  # noqa: E402
 from superpoint_rt.tracking import PointTracker  # noqa: E402

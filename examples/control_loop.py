@@ -37,8 +37,8 @@ import cv2
 import numpy as np
 
 from superpoint_rt import SuperPoint
-from superpoint_rt.demo import SAMPLE_VIDEO
 from superpoint_rt.matching import estimate_homography, mutual_nn_match
+from superpoint_rt.samples import SAMPLE_VIDEO
 from superpoint_rt.streaming import stream
 
 

@@ -10,18 +10,16 @@ Packaged weights may ship their IR as ``<name>_int8.xml``: ``precision="int8"`` 
 
 from __future__ import annotations
 
-import argparse
 import glob
 import json
 import os
 from pathlib import Path
-from typing import Any
 
 import cv2
 import numpy as np
 
 from .preprocess import pad_to_multiple, to_gray_float
-from .weights import PACKAGE_WEIGHTS_DIR, Weights, WeightsError, load_weights
+from .weights import PACKAGE_WEIGHTS_DIR, Weights, WeightsError
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".webp", ".tif", ".tiff")
 
@@ -155,29 +153,3 @@ def calibration_files(spec: str, max_images: int) -> list[Path]:
     else:
         files = collect_images(spec)
     return files[:max_images]
-
-
-def cmd_quantize(args: argparse.Namespace) -> int:
-    weights = load_weights(args.weights)
-    files = calibration_files(args.calib, args.max_images)
-    h, w = (int(v) for v in args.size.lower().split("x"))
-    calib = calibration_batches(files, (h, w), args.crops)
-    out = quantize_openvino(weights, calib, args.output)
-    print(out)
-    return 0
-
-
-def register(subparsers: Any) -> None:
-    p = subparsers.add_parser("quantize", help="INT8 post-training quantisation (OpenVINO + NNCF) on real photos")
-    p.add_argument("--weights", default=None, help="weights file (default: ours)")
-    p.add_argument(
-        "--calib",
-        required=True,
-        help="folder or glob of calibration photos (keep them out of benchmarks), or 'train-photos': the training "
-        "split of data/PHOTOS.md",
-    )
-    p.add_argument("--output", required=True, help="output OpenVINO IR path (.xml)")
-    p.add_argument("--size", default="480x640", help="calibration input HxW (default 480x640)")
-    p.add_argument("--crops", type=int, default=4, help="random crops per photo (default 4)")
-    p.add_argument("--max-images", type=int, default=100, help="at most this many photos (default 100)")
-    p.set_defaults(func=cmd_quantize)

@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 import pytest
 
-from superpoint_rt.cli import main
+from superpoint_rt.apps.cli import main
 from superpoint_rt.weights import random_weights, save_npz
 
 

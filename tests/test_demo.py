@@ -8,8 +8,9 @@ import cv2
 import numpy as np
 import pytest
 
-from superpoint_rt.demo import SAMPLE_HOMOGRAPHIES, SAMPLE_VIDEO, format_summary, load_homographies, run_demo
+from superpoint_rt.apps.demo import format_summary, run_demo
 from superpoint_rt.geometry import points_inside, warp_points
+from superpoint_rt.samples import SAMPLE_HOMOGRAPHIES, SAMPLE_VIDEO, load_homographies
 from superpoint_rt.types import Features
 
 H, W = 240, 320
@@ -133,7 +134,7 @@ def test_demo_live_mode_on_a_folder(tmp_path) -> None:
 
 
 def _cli(argv, capsys):
-    from superpoint_rt.cli import main
+    from superpoint_rt.apps.cli import main
 
     code = main(argv)
     cap = capsys.readouterr()
@@ -150,7 +151,7 @@ def _needs_ops() -> None:
 def _demo_parser():
     import argparse
 
-    from superpoint_rt.demo import register
+    from superpoint_rt.apps.demo import register
 
     parser = argparse.ArgumentParser()
     register(parser.add_subparsers())

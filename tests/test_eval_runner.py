@@ -13,9 +13,9 @@ import cv2
 import numpy as np
 import pytest
 
+from superpoint_rt.apps.eval_cli import main as cli_main
+from superpoint_rt.apps.eval_cli import register
 from superpoint_rt.eval import compare
-from superpoint_rt.eval.cli import main as cli_main
-from superpoint_rt.eval.cli import register
 from superpoint_rt.eval.generate import make_benchmark
 from superpoint_rt.eval.methods import (
     CallableMethod,

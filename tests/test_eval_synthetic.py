@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from superpoint_rt.eval.cli import main as cli_main
+from superpoint_rt.apps.eval_cli import main as cli_main
 from superpoint_rt.eval.methods import CallableMethod
 from superpoint_rt.eval.synthetic import (
     average_precision,

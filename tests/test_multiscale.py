@@ -159,7 +159,7 @@ def test_errors_reach_the_user(rand_weights) -> None:
 
 
 def test_eval_cli_passes_scales() -> None:
-    from superpoint_rt.eval.cli import _method
+    from superpoint_rt.apps.eval_cli import _method
 
     args = argparse.Namespace(
         weights=None,

@@ -125,7 +125,7 @@ def test_engine_heatmap_int8_runs_the_packaged_ir() -> None:
 
 
 def test_adapt_cli_loads_weights_by_name_and_refuses_int8_on_torch(tmp_path: Path) -> None:
-    from superpoint_rt.train.cli import main
+    from superpoint_rt.apps.train_cli import main
 
     src = tmp_path / "img"
     src.mkdir()

@@ -122,7 +122,7 @@ def test_resume_refuses(bad: tuple[Path, Path, str], tmp_path: Path) -> None:
 
 
 def test_cli_export_refuses(bad: tuple[Path, Path, str], run: Path, tmp_path: Path) -> None:
-    from superpoint_rt.train.cli import main
+    from superpoint_rt.apps.train_cli import main
 
     path, marker, name = bad
     out = tmp_path / "w.pth"
@@ -192,7 +192,7 @@ def test_real_checkpoint_resumes_and_initialises(run: Path, tmp_path: Path) -> N
 
 
 def test_real_checkpoint_exports_by_cli_and_release_script(run: Path, tmp_path: Path) -> None:
-    from superpoint_rt.train.cli import main
+    from superpoint_rt.apps.train_cli import main
     from superpoint_rt.weights import load_weights
 
     saved = load_checkpoint(run / "checkpoints" / "last.pt")

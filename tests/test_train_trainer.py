@@ -176,7 +176,7 @@ def test_lr_schedule_drives_the_optimizer_and_survives_resume(tmp_path: Path) ->
 def test_cli_parses(tmp_path: Path) -> None:
     import argparse
 
-    from superpoint_rt.train.cli import register
+    from superpoint_rt.apps.train_cli import register
 
     parser = argparse.ArgumentParser()
     register(parser.add_subparsers(dest="command"))

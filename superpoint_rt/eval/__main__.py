@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from superpoint_rt.eval.cli import main
+from superpoint_rt.apps.eval_cli import main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from superpoint_rt.train.cli import main
+from superpoint_rt.apps.train_cli import main
 
 if __name__ == "__main__":
     sys.exit(main())

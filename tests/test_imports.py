@@ -1,5 +1,7 @@
-"""The modules of ``superpoint_rt.train`` import one another one way: no cycle, counting imports at any level
-(function-level ones included, which Python tolerates at run time but which still tie the modules together)."""
+"""The modules of ``superpoint_rt`` import one another one way: no cycle, counting imports at any level
+(function-level ones included, which Python tolerates at run time but which still tie the modules together).
+Checked for the training package (once adaptation -> trainer -> superpoint -> adaptation) and for the whole package
+(once cli <-> demo)."""
 
 from __future__ import annotations
 
@@ -83,6 +85,17 @@ def test_train_modules_import_without_cycles() -> None:
     assert f"{PACKAGE}.config" in graph[f"{PACKAGE}.trainer"]  # and its imports were seen
     cycle = find_cycle(graph)
     assert cycle is None, "import cycle in superpoint_rt.train: " + " -> ".join(cycle or [])
+
+
+def test_package_imports_without_cycles() -> None:
+    root = Path(superpoint_rt.__file__).resolve().parent
+    graph = import_graph(root, "superpoint_rt")
+    assert "superpoint_rt.apps.common" in graph["superpoint_rt.apps.demo"]
+    library = [m for m in graph if not m.startswith("superpoint_rt.apps") and not m.endswith("__main__")]
+    to_apps = [(m, t) for m in library for t in graph[m] if t.startswith("superpoint_rt.apps")]
+    assert not to_apps, f"the library imports apps: {to_apps}"  # `python -m` entry points may
+    cycle = find_cycle(graph)
+    assert cycle is None, "import cycle in superpoint_rt: " + " -> ".join(cycle or [])
 
 
 def test_the_check_sees_function_level_and_relative_imports(tmp_path: Path) -> None:

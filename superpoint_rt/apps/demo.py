@@ -24,10 +24,12 @@ from typing import Any
 import cv2
 import numpy as np
 
-from .drawing import draw_text, draw_tracks
-from .geometry import warp_points
-from .streaming import Stream, StreamError
-from .tracking import PointTracker, Tracks
+from ..drawing import draw_text, draw_tracks
+from ..geometry import warp_points
+from ..samples import SAMPLE_HOMOGRAPHIES, SAMPLE_VIDEO, load_homographies
+from ..streaming import Stream, StreamError
+from ..tracking import PointTracker, Tracks
+from .common import build_superpoint, engine_options
 
 __all__ = [
     "SAMPLE_HOMOGRAPHIES",
@@ -38,32 +40,8 @@ __all__ = [
     "run_demo",
 ]
 
-SAMPLE_DIR = Path(__file__).resolve().parent / "data" / "sample"
-SAMPLE_VIDEO = SAMPLE_DIR / "coffee_240x320.mp4"
-SAMPLE_HOMOGRAPHIES = SAMPLE_DIR / "coffee_240x320_homographies.npz"
 DEFAULT_OUTPUT = "superpoint_demo.mp4"
 VIDEO_EXTENSIONS = (".mp4", ".m4v", ".mov", ".avi", ".mkv")
-
-
-def load_homographies(path: str | os.PathLike[str]) -> np.ndarray:
-    """Ground-truth homographies ``(N,3,3)`` float64, frame 0 -> frame k, from an ``.npz`` (key
-    ``homographies``) or ``.npy`` file."""
-    p = Path(path)
-    if not p.exists():
-        raise FileNotFoundError(f"ground-truth homographies not found: {p}")
-    try:
-        if p.suffix == ".npz":
-            with np.load(p) as z:
-                if "homographies" not in z:
-                    raise ValueError(f"{p} has no 'homographies' array (keys: {list(z.keys())})")
-                h = np.asarray(z["homographies"], np.float64)
-        else:
-            h = np.asarray(np.load(p), np.float64)
-    except (OSError, ValueError) as e:
-        raise ValueError(f"cannot read homographies from {p}: {e}") from e
-    if h.ndim != 3 or h.shape[1:] != (3, 3) or not np.isfinite(h).all():
-        raise ValueError(f"{p}: homographies must be a finite (N,3,3) array, got shape {h.shape}")
-    return h
 
 
 def _resize_matrix(src_wh: tuple[int, int], dst_wh: tuple[int, int]) -> np.ndarray:
@@ -353,8 +331,7 @@ def _parse_size(s: str | None) -> tuple[int, int] | None:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     """Entry point of ``superpoint-rt demo``; returns the exit code (2: bad input, missing weights)."""
-    from .cli import build_superpoint
-    from .weights import WeightsError
+    from ..weights import WeightsError
 
     try:
         sp = build_superpoint(args)
@@ -391,8 +368,6 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def register(subparsers: Any) -> None:
     """Add the ``demo`` subcommand to the ``superpoint-rt`` parser."""
-    from .cli import engine_options
-
     p = subparsers.add_parser(
         "demo",
         parents=[engine_options()],

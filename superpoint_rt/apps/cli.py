@@ -12,57 +12,20 @@ from typing import Any
 
 import numpy as np
 
+from .common import build_superpoint, engine_options, read_image, write_image
+
 #: modules that add their own subcommand through ``register(subparsers)``
 SUBCOMMAND_MODULES = (
-    "superpoint_rt.demo",
-    "superpoint_rt.quantize",
-    "superpoint_rt.train.cli",
-    "superpoint_rt.eval.cli",
+    "superpoint_rt.apps.demo",
+    "superpoint_rt.apps.quantize_cli",
+    "superpoint_rt.apps.train_cli",
+    "superpoint_rt.apps.eval_cli",
     "superpoint_rt.apps.bench.cli",
 )
 
 
-def engine_options() -> argparse.ArgumentParser:
-    """The options every command that runs SuperPoint shares: one flag per field of
-    :class:`~superpoint_rt.options.SuperPointOptions` (generated from it)."""
-    from .options import add_option_arguments
-
-    p = argparse.ArgumentParser(add_help=False)
-    add_option_arguments(p.add_argument_group("SuperPoint"))
-    return p
-
-
-def build_superpoint(args: argparse.Namespace) -> Any:
-    """A SuperPoint from the shared engine options."""
-    from .api import SuperPoint
-    from .options import options_from_args
-
-    return SuperPoint(options=options_from_args(args))
-
-
-def read_image(path: str) -> np.ndarray:
-    """Read an image file as BGR uint8; a clear error when it cannot be read."""
-    import cv2
-
-    p = Path(path)
-    if not p.exists():
-        raise FileNotFoundError(f"image not found: {path}")
-    img = cv2.imread(str(p), cv2.IMREAD_COLOR)
-    if img is None:
-        raise ValueError(f"cannot read {path} as an image (corrupt or unsupported format)")
-    return img
-
-
-def _write_image(path: str, image: np.ndarray) -> None:
-    import cv2
-
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    if not cv2.imwrite(path, image):
-        raise ValueError(f"cannot write {path} (unsupported extension?)")
-
-
 def cmd_detect(args: argparse.Namespace) -> int:
-    from .drawing import draw_keypoints
+    from ..drawing import draw_keypoints
 
     sp = build_superpoint(args)
     records = []
@@ -78,7 +41,7 @@ def cmd_detect(args: argparse.Namespace) -> int:
         }
         if args.output:
             out = args.output if len(args.images) == 1 else str(Path(args.output).with_suffix("")) + f"_{i}.png"
-            _write_image(out, draw_keypoints(img, f.keypoints, f.scores))
+            write_image(out, draw_keypoints(img, f.keypoints, f.scores))
             rec["output"] = out
         if args.save_features:
             npz = args.save_features if len(args.images) == 1 else f"{Path(args.save_features).with_suffix('')}_{i}.npz"
@@ -94,8 +57,8 @@ def cmd_detect(args: argparse.Namespace) -> int:
 
 
 def cmd_match(args: argparse.Namespace) -> int:
-    from .drawing import draw_matches
-    from .matching import estimate_homography, mutual_nn_match
+    from ..drawing import draw_matches
+    from ..matching import estimate_homography, mutual_nn_match
 
     sp = build_superpoint(args)
     img_a, img_b = read_image(args.image_a), read_image(args.image_b)
@@ -112,7 +75,7 @@ def cmd_match(args: argparse.Namespace) -> int:
         "homography": None if h is None else h.tolist(),
     }
     if args.output:
-        _write_image(args.output, draw_matches(img_a, img_b, fa.keypoints, fb.keypoints, matches, inliers))
+        write_image(args.output, draw_matches(img_a, img_b, fa.keypoints, fb.keypoints, matches, inliers))
         rec["output"] = args.output
     if args.json:
         print(json.dumps(rec, indent=2))
@@ -125,8 +88,8 @@ def cmd_match(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from .export import export_onnx
-    from .weights import load_weights, save_npz
+    from ..export import export_onnx
+    from ..weights import load_weights, save_npz
 
     w = load_weights(args.weights)
     done = []
@@ -135,7 +98,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     if args.npz:
         done.append(str(save_npz(w, args.npz)))
     if args.tensorrt:
-        from .apps.tensorrt_cli import build_engine_cli
+        from .tensorrt_cli import build_engine_cli
 
         done.append(str(build_engine_cli(w, args)))
     if not done:
@@ -146,8 +109,8 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_info(args: argparse.Namespace) -> int:
-    from .backends import available_backends, cpu_supports_bf16, cuda_available
-    from .ops import build_info
+    from ..backends import available_backends, cpu_supports_bf16, cuda_available
+    from ..ops import build_info
 
     info = {
         "extension": build_info(),
@@ -156,7 +119,7 @@ def cmd_info(args: argparse.Namespace) -> int:
         "cuda": cuda_available(),
     }
     try:
-        from .weights import load_weights
+        from ..weights import load_weights
 
         info["default_weights"] = load_weights(None).source
     except Exception as e:
@@ -166,7 +129,7 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 
 def cmd_download_original(args: argparse.Namespace) -> int:
-    from .weights import ORIGINAL_LICENSE_NOTE, download_original_weights
+    from ..weights import ORIGINAL_LICENSE_NOTE, download_original_weights
 
     print(ORIGINAL_LICENSE_NOTE, file=sys.stderr)
     path = download_original_weights(cache_dir=args.cache_dir, sha256=args.sha256)
@@ -244,7 +207,7 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
-    from .weights import WeightsError
+    from ..weights import WeightsError
 
     try:
         return int(args.func(args) or 0)

@@ -1,0 +1,49 @@
+"""What the command-line apps share: the SuperPoint flags (generated from
+:class:`~superpoint_rt.options.SuperPointOptions`), building a SuperPoint from them, reading and writing images."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+
+def engine_options() -> argparse.ArgumentParser:
+    """The options every command that runs SuperPoint shares: one flag per field of
+    :class:`~superpoint_rt.options.SuperPointOptions` (generated from it)."""
+    from ..options import add_option_arguments
+
+    p = argparse.ArgumentParser(add_help=False)
+    add_option_arguments(p.add_argument_group("SuperPoint"))
+    return p
+
+
+def build_superpoint(args: argparse.Namespace) -> Any:
+    """A SuperPoint from the shared engine options."""
+    from ..api import SuperPoint
+    from ..options import options_from_args
+
+    return SuperPoint(options=options_from_args(args))
+
+
+def read_image(path: str) -> np.ndarray:
+    """Read an image file as BGR uint8; a clear error when it cannot be read."""
+    import cv2
+
+    p = Path(path)
+    if not p.exists():
+        raise FileNotFoundError(f"image not found: {path}")
+    img = cv2.imread(str(p), cv2.IMREAD_COLOR)
+    if img is None:
+        raise ValueError(f"cannot read {path} as an image (corrupt or unsupported format)")
+    return img
+
+
+def write_image(path: str, image: np.ndarray) -> None:
+    import cv2
+
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    if not cv2.imwrite(path, image):
+        raise ValueError(f"cannot write {path} (unsupported extension?)")

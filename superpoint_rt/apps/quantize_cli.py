@@ -1,0 +1,36 @@
+"""``superpoint-rt quantize``: INT8 post-training quantisation of a weights file (OpenVINO + NNCF) on real photos;
+the library part is :mod:`superpoint_rt.quantize`."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from ..quantize import calibration_batches, calibration_files, quantize_openvino
+from ..weights import load_weights
+
+
+def cmd_quantize(args: argparse.Namespace) -> int:
+    weights = load_weights(args.weights)
+    files = calibration_files(args.calib, args.max_images)
+    h, w = (int(v) for v in args.size.lower().split("x"))
+    calib = calibration_batches(files, (h, w), args.crops)
+    out = quantize_openvino(weights, calib, args.output)
+    print(out)
+    return 0
+
+
+def register(subparsers: Any) -> None:
+    p = subparsers.add_parser("quantize", help="INT8 post-training quantisation (OpenVINO + NNCF) on real photos")
+    p.add_argument("--weights", default=None, help="weights file (default: ours)")
+    p.add_argument(
+        "--calib",
+        required=True,
+        help="folder or glob of calibration photos (keep them out of benchmarks), or 'train-photos': the training "
+        "split of data/PHOTOS.md",
+    )
+    p.add_argument("--output", required=True, help="output OpenVINO IR path (.xml)")
+    p.add_argument("--size", default="480x640", help="calibration input HxW (default 480x640)")
+    p.add_argument("--crops", type=int, default=4, help="random crops per photo (default 4)")
+    p.add_argument("--max-images", type=int, default=100, help="at most this many photos (default 100)")
+    p.set_defaults(func=cmd_quantize)
