@@ -52,6 +52,6 @@ if not info["sanitize"] or not superpoint_rt.__file__.startswith(os.environ["SP_
 EOF
 
 echo "== running the fuzz and error tests under ASan + UBSan"
-"$PYTHON" -m pytest -q -p no:cacheprovider "$REPO/tests/test_ops_fuzz.py" "$REPO/tests/test_ops_errors.py" "$REPO/tests/test_ops_fastpaths.py" \
-  "$REPO/tests/test_cuda_ops.py" "$REPO/tests/test_cuda_pipeline.py" "$@"
+"$PYTHON" -m pytest -q -p no:cacheprovider "$REPO/tests/ops/test_ops_fuzz.py" "$REPO/tests/ops/test_ops_errors.py" "$REPO/tests/ops/test_ops_fastpaths.py" \
+  "$REPO/tests/gpu/test_cuda_ops.py" "$REPO/tests/gpu/test_cuda_pipeline.py" "$@"
 echo "== sanitize.sh: OK (the normal build in the source tree was not touched)"

@@ -224,7 +224,7 @@ def test_default_engine_cache_dir_in_a_source_checkout(monkeypatch):
     from superpoint_rt.backends.tensorrt import default_engine_cache_dir
 
     monkeypatch.delenv("SUPERPOINT_RT_ENGINE_CACHE", raising=False)
-    repo_engines = Path(__file__).resolve().parents[1] / "engines"
+    repo_engines = Path(__file__).resolve().parents[2] / "engines"
     if not (repo_engines / "README.md").exists():
         pytest.skip("not a source checkout with engines/README.md")
     assert default_engine_cache_dir() == repo_engines

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "checkpoint_curve.py"
+SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "checkpoint_curve.py"
 
 
 def _load():  # type: ignore[no-untyped-def]

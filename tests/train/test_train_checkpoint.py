@@ -22,7 +22,7 @@ from superpoint_rt.train.checkpoint import CheckpointError, load_checkpoint, loa
 from superpoint_rt.train.config import DataConfig, TrainConfig  # noqa: E402
 from superpoint_rt.train.trainer import Trainer  # noqa: E402
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 class _RunsCode:

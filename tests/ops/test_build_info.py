@@ -20,7 +20,7 @@ import pytest
 
 import superpoint_rt
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 FATBIN_MAGIC = 0xBA55ED50  # a fat binary's header (one per compiled .cu)
 KIND_PTX, KIND_SASS = 1, 2
 

@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "make_training_crops.py"
+SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "make_training_crops.py"
 
 
 def _load():  # type: ignore[no-untyped-def]

@@ -113,7 +113,7 @@ def test_engine_heatmap_int8_runs_the_packaged_ir() -> None:
     from superpoint_rt.weights import load_weights
 
     w = load_weights("superpoint-rt")
-    img = cv2.imread(str(Path(__file__).parent / "data" / "astronaut.jpg"), cv2.IMREAD_GRAYSCALE)
+    img = cv2.imread(str(Path(__file__).resolve().parents[1] / "data" / "astronaut.jpg"), cv2.IMREAD_GRAYSCALE)
     batch = (cv2.resize(img, (320, 240), interpolation=cv2.INTER_AREA).astype(np.float32) / 255.0)[None, None]
     q = EngineHeatmap(w, backend="openvino", precision="int8")
     assert q.engine.precision == "int8"
@@ -129,7 +129,7 @@ def test_adapt_cli_loads_weights_by_name_and_refuses_int8_on_torch(tmp_path: Pat
 
     src = tmp_path / "img"
     src.mkdir()
-    img = cv2.imread(str(Path(__file__).parent / "data" / "astronaut.jpg"), cv2.IMREAD_GRAYSCALE)
+    img = cv2.imread(str(Path(__file__).resolve().parents[1] / "data" / "astronaut.jpg"), cv2.IMREAD_GRAYSCALE)
     cv2.imwrite(str(src / "a.png"), cv2.resize(img, (64, 48)))
     args = ["adapt", "--weights", "superpoint-rt", "--images", str(src), "--size", "48", "64"]
     args += ["--num-homographies", "3", "--no-progress"]

@@ -92,13 +92,13 @@ def test_config_yaml_roundtrip_and_errors(tmp_path: Path) -> None:
         load_config(tmp_path / "bad.yaml")
     with pytest.raises(ValueError):
         TrainConfig(stage="nope")
-    repo_cfg = Path(__file__).resolve().parents[1] / "configs" / "magicpoint.yaml"
+    repo_cfg = Path(__file__).resolve().parents[2] / "configs" / "magicpoint.yaml"
     if repo_cfg.is_file():
         assert load_config(repo_cfg).stage == "magicpoint"
 
 
 def test_shipped_configs_load_and_chain_as_documented() -> None:
-    configs = Path(__file__).resolve().parents[1] / "configs"
+    configs = Path(__file__).resolve().parents[2] / "configs"
     if not configs.is_dir():
         pytest.skip("configs/ is not next to the tests (installed package)")
     loaded = {p.stem: load_config(p) for p in sorted(configs.glob("*.yaml"))}

@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "make_val_benchmark.py"
+SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "make_val_benchmark.py"
 
 
 def _load():  # type: ignore[no-untyped-def]
