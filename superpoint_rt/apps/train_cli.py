@@ -22,6 +22,13 @@ def _add_train_args(p: argparse.ArgumentParser, default_config: str) -> None:
     p.add_argument("--max-steps", type=int, default=None, help="override the config's max_steps")
     p.add_argument("--time-limit", type=float, default=None, metavar="MIN", help="stop cleanly after MIN minutes")
     p.add_argument("--init-weights", default=None, help="override the config's init_weights")
+    p.add_argument(
+        "--precision",
+        choices=("auto", "fp32", "bf16", "fp16"),
+        default=None,
+        help="override the config's precision; auto: bf16 where the CPU has native BF16 (AMX / AVX512-BF16), else "
+        "fp32 (BF16 autocast is emulated and slower without it); fp16 on CUDA only",
+    )
     p.add_argument("--no-progress", action="store_true", help="no tqdm bar")
 
 
@@ -34,6 +41,12 @@ def _run_train(args: argparse.Namespace, stage: str) -> int:
         raise SystemExit(f"{args.config} is a {cfg.stage!r} config, not {stage!r}")
     if args.init_weights:
         cfg.init_weights = args.init_weights
+    if args.precision == "auto":
+        from superpoint_rt.backends import cpu_supports_bf16
+
+        cfg.precision = "bf16" if cpu_supports_bf16() else "fp32"
+    elif args.precision:
+        cfg.precision = args.precision
     trainer = Trainer(cfg, args.run_dir, args.resume, args.max_steps, args.time_limit, not args.no_progress)
     trainer.install_stop_handlers()  # `kill -TERM <pid>`: checkpoint + export, then exit
     trainer.run()

@@ -360,6 +360,7 @@ class Trainer:
             self._trim_csv(self.run_dir / "train_log.csv")
             self._trim_csv(self.run_dir / "val_log.csv")
         t0 = time.perf_counter()
+        start_step, started = self.step, time.strftime("%Y-%m-%dT%H:%M:%S%z")
         bar = None
         if self.progress and self.is_main:
             from tqdm import tqdm
@@ -412,6 +413,7 @@ class Trainer:
             self.checkpoint(self.elapsed_before + time.perf_counter() - t0)
             path = self.export()
             self.plot()
+            self._append_csv(self.run_dir / "chunks.csv", self.chunk_record(start_step, started, t0))
             print(f"[train] stopped at step {self.step}; exported {path}", flush=True)
         if self.distributed:
             import torch.distributed as dist
@@ -419,6 +421,26 @@ class Trainer:
             dist.barrier()
             dist.destroy_process_group()
         return self.step
+
+    def chunk_record(self, start_step: int, started: str, t0: float) -> dict[str, Any]:
+        """One row of ``<run_dir>/chunks.csv``: the steps this process ran and the machine and precision they ran
+        on (chunks of one run may run on different CPUs)."""
+        from superpoint_rt.sysinfo import cpu_description
+
+        cpu = cpu_description()
+        fast = [k for k in ("amx", "avx512_bf16", "avx512_vnni", "avx512f") if cpu.get(k)]
+        return {
+            "started": started,
+            "start_step": start_step,
+            "end_step": self.step,
+            "seconds": f"{time.perf_counter() - t0:.1f}",
+            "cpu": cpu.get("cpu"),
+            "cpu_flags": " ".join(fast) or "no AVX-512 / AMX",
+            "precision": self.cfg.precision,
+            "processes": self.world,
+            "torch_threads": torch.get_num_threads(),
+            "device": str(self.device),
+        }
 
     def install_stop_handlers(self) -> None:
         """SIGTERM and SIGUSR1 end the run cleanly: checkpoint + export at the next step (for chunked runs)."""

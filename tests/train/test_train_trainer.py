@@ -182,3 +182,46 @@ def test_cli_parses(tmp_path: Path) -> None:
     register(parser.add_subparsers(dest="command"))
     args = parser.parse_args(["train", "magicpoint", "--run-dir", str(tmp_path), "--max-steps", "3", "--resume"])
     assert args.max_steps == 3 and args.resume and callable(args.func)
+
+
+def test_each_chunk_records_its_steps_machine_and_precision(tmp_path: Path) -> None:
+    import csv
+
+    Trainer(_tiny(), tmp_path, max_steps=2, progress=False).run()
+    Trainer(_tiny(), tmp_path, resume=True, progress=False).run()
+    with open(tmp_path / "chunks.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert [(r["start_step"], r["end_step"]) for r in rows] == [("0", "2"), ("2", "4")]
+    assert all(r["precision"] == "fp32" and r["cpu"] and r["processes"] == "1" for r in rows)
+    assert all(float(r["seconds"]) >= 0 and r["cpu_flags"] for r in rows)
+
+
+def test_cli_precision_override(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """--precision auto follows the CPU's native BF16 (hand-set here both ways); an explicit value wins."""
+    import superpoint_rt.backends as backends
+    from superpoint_rt.apps import train_cli
+
+    seen: list[str] = []
+
+    class FakeTrainer:
+        def __init__(self, cfg: TrainConfig, *a: object) -> None:
+            seen.append(cfg.precision)
+
+        def install_stop_handlers(self) -> None: ...
+
+        def run(self) -> int:
+            return 0
+
+    monkeypatch.setattr("superpoint_rt.train.trainer.Trainer", FakeTrainer)
+    cfg = tmp_path / "m.yaml"
+    cfg.write_text("stage: magicpoint\nprecision: bf16\n")
+    for native, flag, want in (
+        (False, "auto", "fp32"),
+        (True, "auto", "bf16"),
+        (False, "bf16", "bf16"),
+        (True, None, "bf16"),
+    ):
+        monkeypatch.setattr(backends, "cpu_supports_bf16", lambda n=native: n)
+        argv = ["magicpoint", "--config", str(cfg), "--run-dir", str(tmp_path / "r")]
+        train_cli.main(argv + (["--precision", flag] if flag else []))
+        assert seen[-1] == want
