@@ -322,7 +322,8 @@ def default_cache_dir() -> Path:
     return Path(env) if env else Path.home() / ".cache" / "superpoint_rt"
 
 
-def _sha256(path: Path) -> str:
+def file_sha256(path: str | os.PathLike[str]) -> str:
+    """Hex SHA-256 of a file, read in 1 MiB chunks (weights downloads, TensorRT plans)."""
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
@@ -367,7 +368,7 @@ def download_original_weights(
                 f"download superpoint_v1.pth elsewhere and pass its path as weights=..., or copy it to {target}."
             ) from e
         tmp.replace(target)
-    digest = _sha256(target)
+    digest = file_sha256(target)
     expected = sha256 or (recorded.read_text().strip() if recorded.exists() else None)
     if expected is not None and digest != expected:
         raise WeightsError(f"{target}: SHA-256 {digest} does not match the expected {expected}; delete it and retry")

@@ -2,23 +2,17 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
 import pytest
+from script_loader import SCRIPTS, load_script
 
-SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "checkpoint_curve.py"
+SCRIPT = SCRIPTS / "checkpoint_curve.py"
 
 
 def _load():  # type: ignore[no-untyped-def]
-    if not SCRIPT.is_file():
-        pytest.skip("scripts/ is not next to the tests (installed package)")
-    spec = importlib.util.spec_from_file_location("checkpoint_curve", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_script("checkpoint_curve")
 
 
 def _eval_json(path: Path, pairs: int, value: float) -> Path:

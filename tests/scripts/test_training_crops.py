@@ -3,7 +3,6 @@ stream kept without it, and crops cut from a manifest tree (names from the manif
 
 from __future__ import annotations
 
-import importlib.util
 import subprocess
 import sys
 from pathlib import Path
@@ -11,18 +10,13 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from script_loader import SCRIPTS, load_script
 
-SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "make_training_crops.py"
+SCRIPT = SCRIPTS / "make_training_crops.py"
 
 
 def _load():  # type: ignore[no-untyped-def]
-    if not SCRIPT.is_file():
-        pytest.skip("scripts/ is not next to the tests (installed package)")
-    spec = importlib.util.spec_from_file_location("make_training_crops", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_script("make_training_crops")
 
 
 def _texture(h: int, w: int, seed: int = 0) -> np.ndarray:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import subprocess
 import sys
 from pathlib import Path
@@ -10,18 +9,13 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from script_loader import SCRIPTS, load_script
 
-SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "make_val_benchmark.py"
+SCRIPT = SCRIPTS / "make_val_benchmark.py"
 
 
 def _load():  # type: ignore[no-untyped-def]
-    if not SCRIPT.is_file():
-        pytest.skip("scripts/ is not next to the tests (installed package)")
-    spec = importlib.util.spec_from_file_location("make_val_benchmark", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_script("make_val_benchmark")
 
 
 def test_pick_is_even_and_disjoint() -> None:

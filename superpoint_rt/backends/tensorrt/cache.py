@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ...weights import file_sha256
 from .profile import ShapeProfile
 from .version import BuildStrategy, Version
 
@@ -152,7 +153,7 @@ class EngineCache:
         if diff:
             return CacheDecision("build", f"cached engine key differs in {diff}", plan)
         try:
-            digest = _sha256_file(plan)
+            digest = file_sha256(plan)
         except OSError as e:
             return CacheDecision("build", f"cached engine unreadable ({e})", plan)
         if digest != meta.get("plan_sha256"):
@@ -182,14 +183,6 @@ class EngineCache:
     def write_timing_cache(self, tensorrt_version: str, gpu: GpuIdentity, data: bytes) -> None:
         if data:
             _atomic_write(self.timing_cache_path(tensorrt_version, gpu), bytes(data))
-
-
-def _sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def engine_action(decision: CacheDecision, allow_build: bool) -> str:
