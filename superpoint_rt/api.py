@@ -177,3 +177,87 @@ class SuperPoint:
         from .streaming import stream
 
         return stream(self, source, **kwargs)
+
+    def descriptor_map(self, image: np.ndarray, scale: float = 1.0) -> np.ndarray:
+        """The dense coarse descriptor map (256, Hc, Wc) of one image's pyramid level of ``scale`` (CPU path).
+
+        What detection samples (before normalisation): the level is the image resized as ``scales`` does
+        (:func:`superpoint_rt.multiscale.resize_level`), padded to multiples of 8; ``Hc, Wc`` = its size / 8.
+        :meth:`compute` samples it at given keypoints with :func:`superpoint_rt.ops.sample_descriptors`.
+
+        Raises:
+            NotImplementedError: on the GPU path (the device pipeline keeps its outputs on the device).
+        """
+        from .cpu_pipeline import CpuPipeline
+        from .multiscale import check_scales, resize_level
+        from .preprocess import pad_to_multiple, to_gray_float
+
+        if not isinstance(self._pipeline, CpuPipeline):
+            raise NotImplementedError("descriptor_map / compute run on the CPU path only (not yet on the GPU)")
+        (s,) = check_scales((scale,))
+        level = resize_level(to_gray_float(image), float(s))
+        with self._lock:
+            _, coarse = self.engine.run(pad_to_multiple(level)[None, None])
+        return np.asarray(coarse)[0]
+
+    def _features_without_top_k(self, image: np.ndarray) -> Features:
+        """``sp(image)`` without the ``max_keypoints`` cut (an OpenCV mask filters first, then cuts); the options are
+        restored before the lock is released."""
+        with self._lock:
+            opts = self._options
+            if opts.max_keypoints is None:
+                return self._pipeline(image)  # type: ignore[no-any-return]
+            self._pipeline.configure(opts.replace(max_keypoints=None))
+            try:
+                return self._pipeline(image)  # type: ignore[no-any-return]
+            finally:
+                self._pipeline.configure(opts)
+
+    # ----- OpenCV Feature2D interface (superpoint_rt.opencv: the conventions) ----------------------------------------
+
+    def detectAndCompute(self, image: np.ndarray, mask: np.ndarray | None = None) -> tuple[tuple[Any, ...], Any]:
+        """``cv2.Feature2D.detectAndCompute``: (tuple of ``cv2.KeyPoint``, (N, 256) float32 descriptors, or None
+        when no keypoint is found). ``mask``: uint8 (H, W), nonzero = allowed, applied before ``max_keypoints``.
+        Without a mask the keypoints are exactly ``sp(image)``'s. See :mod:`superpoint_rt.opencv`."""
+        from .opencv import detect_and_compute
+
+        return detect_and_compute(self, image, mask)
+
+    def detect(self, image: np.ndarray, mask: np.ndarray | None = None) -> tuple[Any, ...]:
+        """``cv2.Feature2D.detect``: a tuple of ``cv2.KeyPoint`` (the same as :meth:`detectAndCompute`'s, at the same
+        cost: the network computes the descriptors in the same pass)."""
+        return self.detectAndCompute(image, mask)[0]
+
+    def compute(self, image: np.ndarray, keypoints: Sequence[Any]) -> tuple[tuple[Any, ...], Any]:
+        """``cv2.Feature2D.compute``: descriptors of any ``cv2.KeyPoint`` (from FAST, GFTT, ...): (the keypoints
+        kept -- those on the image --, (K, 256) float32 descriptors or None). CPU path; multi-scale options read
+        each keypoint's ``octave`` as its level. See :mod:`superpoint_rt.opencv`."""
+        from .opencv import compute
+
+        return compute(self, image, keypoints)
+
+    def descriptorSize(self) -> int:
+        """256: the descriptor's length (``cv2.Feature2D.descriptorSize``)."""
+        from .network_spec import DESCRIPTOR_DIM
+
+        return DESCRIPTOR_DIM
+
+    def descriptorType(self) -> int:
+        """``cv2.CV_32F``: float descriptors."""
+        import cv2
+
+        return int(cv2.CV_32F)
+
+    def defaultNorm(self) -> int:
+        """``cv2.NORM_L2``: the norm to match the descriptors with (``cv2.BFMatcher(sp.defaultNorm())``)."""
+        import cv2
+
+        return int(cv2.NORM_L2)
+
+    def getDefaultName(self) -> str:
+        """``"Feature2D.SuperPoint"``, as OpenCV names its detectors (``"Feature2D.ORB"``)."""
+        return "Feature2D.SuperPoint"
+
+    def empty(self) -> bool:
+        """False: the detector is ready (``cv2.Algorithm.empty``)."""
+        return False
