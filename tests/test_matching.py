@@ -326,3 +326,31 @@ def test_cuda_path_equals_numpy() -> None:
         for (p, d), (p1, d1) in zip(got, want):
             np.testing.assert_array_equal(p, p1)
             np.testing.assert_allclose(d, d1, rtol=1e-6)
+
+
+def test_bench_matching_script_runs(tmp_path, monkeypatch) -> None:
+    """bench/bench_matching.py end to end at a toy size (random descriptors): JSON rows, equal pairs with cv2."""
+    import importlib.util
+    import json
+    import sys
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "bench" / "bench_matching.py"
+    if not path.is_file():
+        pytest.skip("bench/ is not next to the tests (installed package)")
+    spec = importlib.util.spec_from_file_location("bench_matching", path)
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    out = tmp_path / "m.json"
+    argv = ["bench_matching.py", "--points", "60", "120", "--descriptors", "random", "--rounds", "1", "--out", str(out)]
+    monkeypatch.setattr(sys, "argv", argv)
+    cv2 = pytest.importorskip("cv2")
+    threads = cv2.getNumThreads()
+    try:
+        assert mod.main() == 0
+    finally:
+        cv2.setNumThreads(threads)  # the script pins OpenCV to one thread
+    rows = json.loads(out.read_text())["rows"]
+    assert [r["points"] for r in rows] == [60, 120]
+    assert all(r["same_pairs_mutual_ratio"] and r["same_pairs_mutual"] for r in rows)
