@@ -12,13 +12,17 @@ ground truth (pixels): the accumulated drift. Run::
 
     python examples/opencv_vo.py                      # SuperPoint (our default weights)
     python examples/opencv_vo.py --detector orb       # the same loop with ORB, for comparison
+    python examples/opencv_vo.py --detector superpoint orb sift --json bench/results/matching_opencv_vo.json
     python examples/opencv_vo.py --matcher superpoint_rt --ratio 0.9   # superpoint_rt.matching instead of BFMatcher
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import cv2
@@ -150,31 +154,43 @@ def run_vo(
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--detector", choices=("superpoint", "orb", "sift"), default="superpoint")
+    ap.add_argument("--detector", nargs="+", choices=("superpoint", "orb", "sift"), default=["superpoint"])
     ap.add_argument("--max-keypoints", type=int, default=1000)
     ap.add_argument("--mask-border", type=int, default=8, help="ignore keypoints within this many pixels of the edge")
     ap.add_argument("--min-inliers", type=int, default=50, help="take a new keyframe below this many inliers")
     ap.add_argument("--matcher", choices=("bf", "superpoint_rt"), default="bf")
     ap.add_argument("--ratio", type=float, default=None, help="Lowe's ratio test (--matcher superpoint_rt)")
     ap.add_argument("--max-frames", type=int, default=None)
+    ap.add_argument("--json", type=Path, default=None, help="write every run's figures here")
     args = ap.parse_args()
-    detector = make_detector(args.detector, args.max_keypoints)
-    r = run_vo(
-        detector,
-        mask_border=args.mask_border,
-        min_inliers=args.min_inliers,
-        matcher=args.matcher,
-        ratio=args.ratio,
-        max_frames=args.max_frames,
-    )
-    print(
-        f"{args.detector}: {r['frames']} frames in {r['seconds']:.1f} s, {r['mean_keypoints']:.0f} keypoints and "
-        f"{r['mean_inliers']:.0f} RANSAC inliers per frame, {r['keyframes']} keyframes, {r['lost']} frames lost"
-    )
-    print(
-        f"drift (corner error vs ground truth): median {r['median_error']:.2f} px, max {r['max_error']:.2f} px, "
-        f"last frame {r['final_error']:.2f} px"
-    )
+    runs = []
+    for name in args.detector:
+        detector = make_detector(name, args.max_keypoints)
+        r = run_vo(
+            detector,
+            mask_border=args.mask_border,
+            min_inliers=args.min_inliers,
+            matcher=args.matcher,
+            ratio=args.ratio,
+            max_frames=args.max_frames,
+        )
+        engine = f"{detector.backend} {detector.precision}" if isinstance(detector, SuperPoint) else "opencv"
+        runs.append({"detector": name, "engine": engine, **r})
+        print(
+            f"{name}: {r['frames']} frames in {r['seconds']:.1f} s, {r['mean_keypoints']:.0f} keypoints and "
+            f"{r['mean_inliers']:.0f} RANSAC inliers per frame, {r['keyframes']} keyframes, {r['lost']} frames lost; "
+            f"drift (corner error vs ground truth): median {r['median_error']:.2f} px, max {r['max_error']:.2f} px, "
+            f"last frame {r['final_error']:.2f} px"
+        )
+    if args.json:
+        from superpoint_rt.sysinfo import cpu_description, versions
+
+        record = {"command": "python examples/opencv_vo.py " + " ".join(sys.argv[1:]), "options": dict(vars(args))}
+        record["options"]["json"] = str(args.json)
+        record.update(runs=runs, cpu=cpu_description(), versions=versions(), date=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(record, indent=1) + "\n")
+        print(f"wrote {args.json}")
 
 
 if __name__ == "__main__":
