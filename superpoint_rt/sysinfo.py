@@ -14,34 +14,45 @@ __all__ = ["cpu_description", "machine_load", "versions"]
 
 
 def cpu_description() -> dict[str, Any]:
-    """CPU model string and the flags that decide the fast paths (AMX, AVX512-BF16, AVX512-VNNI)."""
-    model = platform.processor() or platform.machine()
-    flags: set[str] = set()
+    """CPU model string, family/model numbers and the flags that decide the fast paths (AVX2, FMA, AVX-512, VNNI,
+    AVX512-BF16, AMX), plus what ``backend="auto"`` runs on it (:mod:`superpoint_rt.backends.auto`)."""
+    from .backends.auto import cpu_flags, cpu_model
+
+    flags = cpu_flags()
+    ids: dict[str, str] = {}
     try:
         with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
             for line in f:
                 key, _, value = line.partition(":")
                 key = key.strip()
-                if key == "model name" and model in ("", platform.machine(), platform.processor()):
-                    model = value.strip()
-                elif key == "flags" and not flags:
-                    flags = set(value.split())
+                if key in ("cpu family", "model", "stepping", "cpu MHz") and key not in ids:
+                    ids[key] = value.strip()
+                elif key == "flags":
+                    break
     except OSError:
         pass
     out: dict[str, Any] = {
-        "cpu": model,
+        "cpu": cpu_model(),
+        "cpu_family": ids.get("cpu family"),
+        "cpu_model": ids.get("model"),
+        "cpu_mhz": ids.get("cpu MHz"),
         "machine": platform.machine(),
         "cpu_count": os.cpu_count(),
         "affinity": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
+        "avx2": "avx2" in flags,
+        "fma": "fma" in flags,
+        "avx512f": "avx512f" in flags,
+        "avx_vnni": "avx_vnni" in flags,
         "amx": bool(flags & {"amx_tile", "amx_bf16", "amx_int8"}),
         "avx512_bf16": "avx512_bf16" in flags,
         "avx512_vnni": "avx512_vnni" in flags,
-        "avx512f": "avx512f" in flags,
+        "hypervisor": "hypervisor" in flags,
     }
     try:
         import openvino as ov
 
         out["openvino_cpu_name"] = ov.Core().get_property("CPU", "FULL_DEVICE_NAME")
+        out["openvino_capabilities"] = list(ov.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES"))
     except Exception:
         pass
     try:
@@ -50,6 +61,13 @@ def cpu_description() -> dict[str, Any]:
         out["native_bf16"] = cpu_supports_bf16()
     except Exception:
         out["native_bf16"] = False
+    try:
+        from .backends import auto_choice
+        from .weights import load_weights
+
+        out["auto_default"] = auto_choice(load_weights(None)).as_dict()
+    except Exception as e:
+        out["auto_default"] = f"none ({type(e).__name__})"
     return out
 
 
@@ -68,7 +86,7 @@ def versions() -> dict[str, str | None]:
 
 
 def machine_load() -> dict[str, Any]:
-    """Load averages (1, 5, 15 min), CPU count, this process's niceness and the busiest other processes."""
+    """Load averages (1, 5, 15 min), CPU count, this process's niceness and autogroup, the busiest other processes."""
     try:
         load = [round(x, 2) for x in os.getloadavg()]
     except OSError:
@@ -77,8 +95,19 @@ def machine_load() -> dict[str, Any]:
         "loadavg": load,
         "cpu_count": os.cpu_count(),
         "nice": os.nice(0) if hasattr(os, "nice") else None,
+        "autogroup": _autogroup(),
         "busiest_processes": _busiest_processes(),
     }
+
+
+def _autogroup() -> str | None:
+    """This process's scheduler autogroup and its nice value (Linux, ``/proc/self/autogroup``): with autogroups on,
+    the CPU is shared between sessions first, so a process's own niceness does not rank it against other sessions."""
+    try:
+        with open("/proc/self/autogroup", encoding="utf-8") as f:
+            return f.read().strip() or None
+    except OSError:
+        return None
 
 
 def _busiest_processes(n: int = 3) -> list[str]:

@@ -58,13 +58,23 @@ def cmd_detect(args: argparse.Namespace) -> int:
 
 def cmd_match(args: argparse.Namespace) -> int:
     from ..drawing import draw_matches
-    from ..matching import estimate_homography, mutual_nn_match
+    from ..verification import VerificationConfig, match_verified
 
+    verification = VerificationConfig(
+        model=None if args.verify == "none" else args.verify,
+        ransac_threshold=args.ransac_threshold,
+        max_displacement=args.max_displacement,
+        max_descriptor_distance=None,  # the matcher's --max-distance is that gate already
+    )
     sp = build_superpoint(args)
     img_a, img_b = read_image(args.image_a), read_image(args.image_b)
     fa, fb = sp(img_a), sp(img_b)
-    matches = mutual_nn_match(fa.descriptors, fb.descriptors, max_distance=args.max_distance)
-    h, inliers = estimate_homography(fa.keypoints, fb.keypoints, matches, args.ransac_threshold)
+    v = match_verified(
+        fa.keypoints, fa.descriptors, fb.keypoints, fb.descriptors, max_distance=args.max_distance,
+        verification=verification,
+    )  # fmt: skip
+    matches, inliers = v.candidates, v.inliers
+    model = None if v.model is None else v.model.tolist()
     rec: dict[str, Any] = {
         "image_a": args.image_a,
         "image_b": args.image_b,
@@ -72,17 +82,29 @@ def cmd_match(args: argparse.Namespace) -> int:
         "keypoints_b": len(fb),
         "matches": len(matches),
         "inliers": int(inliers.sum()),
-        "homography": None if h is None else h.tolist(),
+        "homography": model if args.verify == "homography" else None,
+        "fundamental": model if args.verify == "fundamental" else None,
+        "verification": {
+            "model": v.model_name,
+            "ransac": v.ransac,
+            "threshold_px": verification.threshold,
+            "max_displacement_px": verification.max_displacement,
+            "rejected": {k: n for k, n in v.counts().items() if k not in ("candidates", "kept")},
+        },
     }
     if args.output:
-        write_image(args.output, draw_matches(img_a, img_b, fa.keypoints, fb.keypoints, matches, inliers))
+        canvas = draw_matches(
+            img_a, img_b, fa.keypoints, fb.keypoints, matches, inliers, draw_outliers=args.draw_outliers
+        )
+        write_image(args.output, canvas)
         rec["output"] = args.output
     if args.json:
         print(json.dumps(rec, indent=2))
     else:
+        check = "no RANSAC" if args.verify == "none" else f"{args.verify} RANSAC ({v.ransac})"
         print(
-            f"keypoints: {len(fa)} / {len(fb)}, mutual NN matches: {len(matches)}, RANSAC inliers: {rec['inliers']}"
-            + (f" -> {args.output}" if args.output else "")
+            f"keypoints: {len(fa)} / {len(fb)}, mutual NN matches: {len(matches)}, verified ({check}): "
+            f"{rec['inliers']}" + (f" -> {args.output}" if args.output else "")
         )
     return 0
 
@@ -109,21 +131,29 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_info(args: argparse.Namespace) -> int:
-    from ..backends import available_backends, cpu_supports_bf16, cuda_available
+    from ..backends import CpuCaps, auto_choice, available_backends, cpu_supports_bf16, cuda_available
     from ..ops import build_info
 
-    info = {
+    caps = CpuCaps.detect()
+    info: dict[str, Any] = {
         "extension": build_info(),
         "backends": available_backends(),
+        "cpu": caps.as_dict(),
         "cpu_bf16": cpu_supports_bf16(),
         "cuda": cuda_available(),
     }
+    weights = None
     try:
         from ..weights import load_weights
 
-        info["default_weights"] = load_weights(None).source
+        weights = load_weights(args.weights)
+        info["weights" if args.weights else "default_weights"] = weights.source
     except Exception as e:
-        info["default_weights"] = f"none ({type(e).__name__})"
+        info["weights" if args.weights else "default_weights"] = f"none ({type(e).__name__}: {e})"
+    try:
+        info["auto"] = auto_choice(weights, caps=caps).as_dict()
+    except Exception as e:
+        info["auto"] = {"error": f"{type(e).__name__}: {e}"}
     print(json.dumps(info, indent=2))
     return 0
 
@@ -149,12 +179,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=cmd_detect)
 
-    p = sub.add_parser("match", parents=[eng], help="match two images (mutual NN + RANSAC homography)")
+    p = sub.add_parser("match", parents=[eng], help="match two images (mutual NN + RANSAC verification)")
     p.add_argument("image_a")
     p.add_argument("image_b")
-    p.add_argument("-o", "--output", help="side-by-side PNG of the matches (inliers green, outliers red)")
+    p.add_argument("-o", "--output", help="side-by-side PNG of the verified matches (green)")
+    p.add_argument("--draw-outliers", action="store_true", help="-o also draws the rejected matches, in red")
     p.add_argument("--max-distance", type=float, default=0.7, help="descriptor L2 distance threshold (default 0.7)")
-    p.add_argument("--ransac-threshold", type=float, default=3.0, help="RANSAC reprojection threshold, px")
+    p.add_argument(
+        "--verify",
+        choices=["homography", "fundamental", "none"],
+        default="homography",
+        help="RANSAC model the matches must fit: homography (default: a planar scene or a rotating camera), "
+        "fundamental (any rigid motion in 3-D), none",
+    )
+    p.add_argument(
+        "--ransac-threshold", type=float, default=None, help="RANSAC threshold, px (default: 1.5 homography, 1.0 F)"
+    )
+    p.add_argument("--max-displacement", type=float, default=None, help="reject matches that move more px than this")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=cmd_match)
 
@@ -171,7 +212,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--engine-cache", default=None, help="TensorRT engine cache folder")
     p.set_defaults(func=cmd_export)
 
-    p = sub.add_parser("info", help="what is installed: extension build, backends, CPU BF16, CUDA, weights")
+    p = sub.add_parser(
+        "info", help="what is installed (extension, backends, CPU, CUDA, weights) and what `auto` runs here, and why"
+    )
+    p.add_argument("--weights", default=None, help="weights to decide for (default: ours)")
     p.set_defaults(func=cmd_info)
 
     p = sub.add_parser("download-original", help="download Magic Leap's superpoint_v1.pth (non-commercial licence)")

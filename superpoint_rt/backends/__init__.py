@@ -8,14 +8,16 @@
 | "torch"       | CUDA   | fp16, fp32, bf16       | torch with CUDA      |
 | "tensorrt"    | CUDA   | fp16, fp32             | tensorrt + torch     |
 
-(*) native BF16 needs AMX or AVX512-BF16. "auto" picks openvino, then onnxruntime, then torch on the CPU;
-on a CUDA device, tensorrt when installed, else torch (CUDA graphs).
+(*) native BF16 needs AMX or AVX512-BF16. On the CPU, "auto" and ``precision=None`` follow one rule decided by
+measurement (:mod:`superpoint_rt.backends.auto`: BF16 where native, else the guarded INT8 IR where the weights carry
+one, else the faster FP32 engine); on a CUDA device, tensorrt when installed, else torch (CUDA graphs), FP16.
 """
 
 from __future__ import annotations
 
 from ..options import BACKENDS, PRECISIONS
 from ..weights import Weights
+from .auto import AutoChoice, CpuCaps, choose, fastest_for, guarded_int8_model
 from .base import BackendUnavailableError, Engine, check_network_input
 from .onnxruntime_engine import ONNXRuntimeEngine, onnxruntime_available
 from .openvino_engine import OpenVINOEngine, cpu_supports_bf16, openvino_available
@@ -25,11 +27,14 @@ from .torch_engine import TorchEngine, cuda_available, torch_available
 __all__ = [
     "BACKENDS",
     "PRECISIONS",
+    "AutoChoice",
     "BackendUnavailableError",
+    "CpuCaps",
     "Engine",
     "ONNXRuntimeEngine",
     "OpenVINOEngine",
     "TorchEngine",
+    "auto_choice",
     "available_backends",
     "check_network_input",
     "cpu_supports_bf16",
@@ -55,28 +60,47 @@ def available_backends() -> list[str]:
     return out
 
 
-def resolve_backend(backend: str, weights: Weights, device: str | None = None) -> str:
-    """Turn "auto" into a concrete backend; validate the name."""
+def _cpu_backends(weights: Weights | None) -> list[str]:
+    avail = [b for b in available_backends() if b != "tensorrt"]
+    if weights is not None and weights.state_dict is None:  # ONNX weights: torch cannot run them
+        avail = [b for b in avail if b != "torch"]
+    return avail
+
+
+def auto_choice(weights: Weights | None, backend: str = "auto", caps: CpuCaps | None = None) -> AutoChoice:
+    """What runs on this CPU for ``backend`` ("auto" or a CPU backend) and ``precision=None``, and why
+    (:func:`superpoint_rt.backends.auto.choose`; ``caps`` None: this machine's)."""
+    installed = _cpu_backends(weights)
+    if backend == "auto" and not installed:
+        raise BackendUnavailableError("no inference backend is installed: pip install openvino (or onnxruntime)")
+    guarded, note = guarded_int8_model(weights) if weights is not None else (None, "no weights given")
+    return choose(caps or CpuCaps.detect(), installed, guarded is not None, backend, note)
+
+
+def resolve_backend(backend: str, weights: Weights, device: str | None = None, precision: str | None = None) -> str:
+    """Turn "auto" into a concrete backend (for ``precision`` when given: :func:`~.auto.fastest_for`); validate the
+    name."""
     if backend not in BACKENDS:
         raise ValueError(f"unknown backend {backend!r}; choose one of {list(BACKENDS)}")
     if backend != "auto":
         return backend
     if device is not None and device.startswith("cuda"):
         return "tensorrt" if tensorrt_available() else "torch"
-    avail = available_backends()
-    if weights.state_dict is None:  # ONNX weights: torch cannot run them
-        avail = [b for b in avail if b != "torch"]
-    if not avail:
-        raise BackendUnavailableError("no inference backend is installed: pip install openvino (or onnxruntime)")
-    return avail[0]
+    if precision is not None:
+        found = fastest_for(precision, _cpu_backends(weights))
+        if found is not None:
+            return found
+    return auto_choice(weights).backend
 
 
-def default_precision(backend: str, device: str | None = None) -> str:
-    """The fastest precision that keeps accuracy: BF16 on CPUs with native BF16 under OpenVINO, FP16 on CUDA."""
-    if backend == "openvino":
-        return "bf16" if cpu_supports_bf16() else "fp32"
+def default_precision(backend: str, device: str | None = None, weights: Weights | None = None) -> str:
+    """The fastest precision that keeps accuracy: FP16 on CUDA; on the CPU the rule of
+    :mod:`superpoint_rt.backends.auto` (BF16 where native under OpenVINO, else INT8 where ``weights`` carry the
+    guarded IR, else FP32)."""
     if backend == "tensorrt" or (backend == "torch" and device is not None and device.startswith("cuda")):
         return "fp16"
+    if backend in ("openvino", "onnxruntime", "torch"):
+        return auto_choice(weights, backend).precision
     return "fp32"
 
 
@@ -89,9 +113,27 @@ def create_engine(
     int8_model: str | None = None,
 ) -> Engine:
     """Create an engine. ``backend`` may be "auto"; ``precision`` None picks :func:`default_precision`."""
-    backend = resolve_backend(backend, weights, device)
+    on_cuda = device is not None and device.startswith("cuda")
+    choice: AutoChoice | None = None
+    if precision is None and not on_cuda and backend in ("auto", "openvino", "onnxruntime", "torch"):
+        choice = auto_choice(weights, backend)
+        backend, precision = choice.backend, choice.precision
+    backend = resolve_backend(backend, weights, device, precision)
     if precision is None:
-        precision = default_precision(backend, device)
+        precision = default_precision(backend, device, weights)
+    engine = _make_engine(backend, weights, precision, device, num_threads, int8_model)
+    engine.chosen_by = None if choice is None else choice.as_dict()
+    return engine
+
+
+def _make_engine(
+    backend: str,
+    weights: Weights,
+    precision: str,
+    device: str | None,
+    num_threads: int | None,
+    int8_model: str | None,
+) -> Engine:
     if precision not in PRECISIONS:
         raise ValueError(f"unknown precision {precision!r}; choose one of {list(PRECISIONS)}")
     if device is not None and device.startswith("cuda") and backend not in ("torch", "tensorrt"):

@@ -26,6 +26,9 @@ class Engine(abc.ABC):
     precision: str = "fp32"
     #: "cpu" or "cuda:N"
     device: str = "cpu"
+    #: how the engine was chosen when the caller left the precision to the rule
+    #: (:meth:`superpoint_rt.backends.auto.AutoChoice.as_dict`), else None
+    chosen_by: dict[str, Any] | None = None
 
     def __init__(self) -> None:
         #: seconds spent compiling per input shape (B, H, W): the first-frame cost
@@ -37,7 +40,10 @@ class Engine(abc.ABC):
 
     def info(self) -> dict[str, Any]:
         """What runs: backend, precision, device and engine-specific details."""
-        return {"backend": self.name, "precision": self.precision, "device": self.device}
+        d: dict[str, Any] = {"backend": self.name, "precision": self.precision, "device": self.device}
+        if self.chosen_by is not None:
+            d["chosen_by"] = self.chosen_by
+        return d
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(precision={self.precision!r}, device={self.device!r})"

@@ -89,6 +89,11 @@ def test_info(capsys):
     assert rc == 0
     info = json.loads(so)
     assert "extension" in info and "backends" in info
+    # what `auto` runs here, and why (superpoint_rt.backends.auto)
+    auto = info["auto"]
+    assert auto["rule"] in ("amx", "bf16", "int8", "fp32") and auto["reason"] and auto["measured"]
+    assert auto["precision"] in ("bf16", "int8", "fp32") and auto["backend"] in info["backends"]
+    assert {"avx2", "amx", "native_bf16", "model"} <= set(info["cpu"])
 
 
 def test_detect_multiscale(tmp_path, capsys, data_dir, weights_file):
