@@ -90,15 +90,18 @@ def draw_matches(
     matches: np.ndarray,
     inlier_mask: np.ndarray | None = None,
     draw_unmatched: bool = False,
+    draw_outliers: bool = True,
 ) -> np.ndarray:
     """Both images side by side (``img_b`` to the right, top-aligned) with a line per match.
 
     Args:
         kpts_a, kpts_b: (N,2) and (M,2) x,y.
         matches: (K,2) int index pairs (i into kpts_a, j into kpts_b).
-        inlier_mask: optional (K,) bool; inliers green, outliers red. Without it each match gets its own
-            colour (by the position of its point in ``img_a``).
+        inlier_mask: optional (K,) bool; inliers green, outliers red (drawn first, under the inliers). Without it
+            each match gets its own colour (by the position of its point in ``img_a``).
         draw_unmatched: also draw every keypoint as a small grey dot.
+        draw_outliers: with ``inlier_mask``, whether the outliers are drawn at all (False: inliers only; e.g. the
+            matches :mod:`superpoint_rt.verification` rejected stay off the picture).
     """
     a, b = to_bgr(img_a), to_bgr(img_b)
     ka, kb = _check_points(kpts_a, "kpts_a"), _check_points(kpts_b, "kpts_b")
@@ -123,6 +126,8 @@ def draw_matches(
             cv2.circle(out, (int(p[0]), int(p[1])), 1 * _SCALE, (160, 160, 160), -1, cv2.LINE_AA, _SHIFT)
     if inlier_mask is not None:
         colors = np.where(inl[:, None], np.array([[0, 255, 0]]), np.array([[0, 0, 255]])).astype(np.uint8)
+        order = np.concatenate([np.flatnonzero(~inl), np.flatnonzero(inl)]) if draw_outliers else np.flatnonzero(inl)
+        m, colors = m[order], colors[order]
     else:
         pos = ka[m[:, 0], 0] / max(a.shape[1] - 1, 1) if len(m) else np.zeros(0)
         colors = _colormap(pos, cv2.COLORMAP_HSV)

@@ -1,13 +1,16 @@
-"""Point tracking by chaining descriptor matches between consecutive frames.
+"""Point tracking by chaining verified descriptor matches between consecutive frames.
 
 Each keypoint of a new frame is matched to the previous frame's keypoints by mutual nearest neighbour on
-the descriptors (L2 distance at most ``nn_threshold``); a matched keypoint continues the track of its match,
-an unmatched one starts a new track (a track ends the first frame it is not matched). Coordinates are
-(x, y) = (column, row) in input pixels, pixel centres at integers.
+the descriptors (L2 distance at most ``nn_threshold``); the matches are then verified
+(:mod:`superpoint_rt.verification`: a descriptor-distance gate, a displacement gate and RANSAC on the fundamental
+matrix by default, each switchable). A verified match continues the track of its match; a rejected match ends that
+track (it is never bent to a wrong point) and its new point starts a new track, as does an unmatched one (a track
+ends the first frame it is not matched). Coordinates are (x, y) = (column, row) in input pixels, pixel centres at
+integers.
 
 Example::
 
-    tracker = PointTracker(max_length=5)
+    tracker = PointTracker(max_length=5)  # verification=VerificationConfig(model="homography") for a planar scene
     for index, frame, feats in sp.stream("video.mp4"):
         tracks = tracker.update(feats, index)
         image = draw_tracks(frame, tracks)
@@ -15,12 +18,13 @@ Example::
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
-from .matching import mutual_nn_match
+from .matching import match
 from .types import Features
+from .verification import REJECT_NAMES, Verification, VerificationConfig, verify_matches
 
 __all__ = ["PointTracker", "Tracks"]
 
@@ -59,24 +63,44 @@ class Tracks:
         return int(self.history.shape[1])
 
 
+#: the tracker's default verification: fundamental-matrix RANSAC at 1 px, the 0.7 descriptor gate, no displacement
+#: gate
+DEFAULT_VERIFICATION = VerificationConfig()
+
+
 class PointTracker:
-    """Chain mutual-NN descriptor matches between consecutive frames into tracks.
+    """Chain verified mutual-NN descriptor matches between consecutive frames into tracks.
 
     Args:
         max_length: positions kept per track for drawing (``Tracks.history``); the track itself, its
             length and its start are kept however long it lives.
         nn_threshold: largest L2 distance between unit descriptors accepted as a match (0 to 2).
+        verification: how each frame pair's matches are checked before they extend tracks
+            (:class:`superpoint_rt.verification.VerificationConfig`; default: fundamental-matrix RANSAC);
+            None or ``VerificationConfig.off()``: no check (every mutual-NN match extends its track). The
+            displacement gate is per frame: when frame indices skip (a live stream drops frames), it grows with
+            the gap (``max_displacement * (frame_index - previous frame_index)``).
 
+    After each :meth:`update`, ``last_matches`` holds the accepted pairs (previous index, current index) and
+    ``last_verification`` the whole check (the rejected pairs and why); :meth:`verification_stats` sums them.
     Not thread-safe: use one tracker per stream.
     """
 
-    def __init__(self, max_length: int = 5, nn_threshold: float = 0.7) -> None:
+    def __init__(
+        self,
+        max_length: int = 5,
+        nn_threshold: float = 0.7,
+        verification: VerificationConfig | None = DEFAULT_VERIFICATION,
+    ) -> None:
         if int(max_length) < 2:
             raise ValueError(f"max_length must be >= 2, got {max_length}")
         if not 0.0 < float(nn_threshold) <= 2.0:
             raise ValueError(f"nn_threshold must be in (0, 2], got {nn_threshold}")
+        if verification is not None and not isinstance(verification, VerificationConfig):
+            raise TypeError(f"verification must be a VerificationConfig or None, got {type(verification).__name__}")
         self.max_length = int(max_length)
         self.nn_threshold = float(nn_threshold)
+        self.verification: VerificationConfig = VerificationConfig.off() if verification is None else verification
         self.reset()
 
     def reset(self) -> None:
@@ -92,6 +116,10 @@ class PointTracker:
         self._ended_multi_sum = 0
         self._ended_max = 0
         self.last_matches: np.ndarray = np.zeros((0, 2), np.int64)
+        self.last_verification: Verification | None = None
+        self._verify_counts: dict[str, int] = dict.fromkeys(
+            ["frame_pairs", "candidates", *REJECT_NAMES.values(), "fitted", "too_few", "no_model"], 0
+        )
 
     @property
     def tracks(self) -> Tracks | None:
@@ -117,10 +145,22 @@ class PointTracker:
         prev, prev_desc = self._prev, self._prev_desc
         if prev is not None and prev_desc is not None and prev_desc.shape[1] != desc.shape[1]:
             raise ValueError(f"descriptor size changed from {prev_desc.shape[1]} to {desc.shape[1]}")
-        if prev is None or prev_desc is None or n == 0 or len(prev) == 0:
+        if prev is None or prev_desc is None:
             matches = np.zeros((0, 2), np.int64)
+            self.last_verification = None
         else:
-            matches = mutual_nn_match(prev_desc, desc, self.nn_threshold)
+            if n == 0 or len(prev) == 0:
+                candidates, distances = np.zeros((0, 2), np.int64), np.zeros(0, np.float32)
+            else:
+                candidates, distances = match(prev_desc, desc, max_distance=self.nn_threshold, return_distances=True)
+            cfg = self.verification
+            gap = frame - self._frame
+            if cfg.max_displacement is not None and gap > 1:
+                cfg = replace(cfg, max_displacement=cfg.max_displacement * gap)
+            v = verify_matches(prev.keypoints, kp, candidates, distances, cfg)
+            self._count_verification(v)
+            self.last_verification = v
+            matches = v.matches
 
         ids = np.full(n, -1, np.int64)
         lengths = np.ones(n, np.int64)
@@ -149,6 +189,20 @@ class PointTracker:
         self._frame = frame
         self.last_matches = matches
         return self._prev
+
+    def _count_verification(self, v: Verification) -> None:
+        c = self._verify_counts
+        c["frame_pairs"] += 1
+        for k, val in v.counts().items():
+            c[k] += val
+        if v.ransac in c:
+            c[v.ransac] += 1
+
+    def verification_stats(self) -> dict[str, int]:
+        """Totals since :meth:`reset` over the frame pairs matched: ``frame_pairs``, ``candidates`` (mutual-NN
+        matches), ``kept``, the matches rejected by each check (``descriptor``, ``displacement``, ``ransac``) and the
+        frame pairs whose RANSAC ``fitted`` a model, had ``too_few`` matches (skipped) or found ``no_model``."""
+        return dict(self._verify_counts)
 
     def _count_ended(self, lengths: np.ndarray) -> None:
         if lengths.size == 0:
