@@ -28,7 +28,8 @@ from ..drawing import draw_text, draw_tracks
 from ..geometry import warp_points
 from ..samples import SAMPLE_HOMOGRAPHIES, SAMPLE_VIDEO, load_homographies
 from ..streaming import Stream, StreamError
-from ..tracking import PointTracker, Tracks
+from ..tracking import DEFAULT_VERIFICATION, PointTracker, Tracks
+from ..verification import VerificationConfig
 from .common import build_superpoint, engine_options
 
 __all__ = [
@@ -108,6 +109,7 @@ def run_demo(
     track_length: int = 5,
     nn_threshold: float = 0.7,
     min_track_length: int = 2,
+    verification: VerificationConfig | None = DEFAULT_VERIFICATION,
     show: bool = False,
     progress: bool = True,
     log: Callable[[str], None] = lambda s: print(s, file=sys.stderr),
@@ -123,6 +125,7 @@ def run_demo(
         mode: "file" | "live" | None (auto; see :func:`superpoint_rt.streaming.stream`).
         max_frames: stop after this many processed frames.
         resize: ``(width, height)`` frames are resized to before detection.
+        verification: the tracker's match verification (default: fundamental-matrix RANSAC; None: off).
         show: display the annotated frames in a window (needs a display and a GUI build of OpenCV);
             'q' or Esc stops.
     """
@@ -142,7 +145,7 @@ def run_demo(
             show = False
 
     s = Stream(detector, source, mode=mode, resize=resize)
-    tracker = PointTracker(max_length=track_length, nn_threshold=nn_threshold)
+    tracker = PointTracker(max_length=track_length, nn_threshold=nn_threshold, verification=verification)
     stats = s.stats
     reproj: ReprojectionError | None = None
     writer: cv2.VideoWriter | None = None
@@ -246,6 +249,7 @@ def run_demo(
         "stage_fps": {k: (1e3 / v["mean_ms"] if v["mean_ms"] > 0 else None) for k, v in stages.items()},
         "keypoints_mean": float(np.mean(keypoint_counts)) if keypoint_counts else 0.0,
         "tracks": tracker.length_stats(),
+        "verification": {"model": tracker.verification.model, **tracker.verification_stats()},
         "reprojection": reproj.summary() if reproj is not None else None,
         "output": str(output) if output is not None and writer is not None else None,
     }
@@ -297,6 +301,12 @@ def format_summary(r: dict[str, Any]) -> str:
         f"{t['mean_length']:.2f} frames; {t['tracks_multi']} seen in >= 2 frames, mean length "
         f"{t['mean_length_multi']:.2f}, longest {t['max_length']}"
     )
+    v = r.get("verification")
+    if v and v["candidates"]:
+        lines.append(
+            f"verification ({v['model'] or 'gates only'}): {v['kept']} of {v['candidates']} matches kept; rejected "
+            f"{v['descriptor']} by descriptor distance, {v['displacement']} by displacement, {v['ransac']} by RANSAC"
+        )
     rp = r["reprojection"]
     if rp is not None:
         if rp["n"]:
@@ -329,6 +339,14 @@ def _parse_size(s: str | None) -> tuple[int, int] | None:
     return w, h
 
 
+def _verification(args: argparse.Namespace) -> VerificationConfig | None:
+    if args.verify == "none" and args.max_displacement is None:
+        return None
+    return VerificationConfig(
+        model=None if args.verify == "none" else args.verify, max_displacement=args.max_displacement
+    )
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     """Entry point of ``superpoint-rt demo``; returns the exit code (2: bad input, missing weights)."""
     from ..weights import WeightsError
@@ -351,6 +369,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
             track_length=args.track_length,
             nn_threshold=args.nn_threshold,
             min_track_length=args.min_track_length,
+            verification=_verification(args),
             show=args.show,
             progress=not args.no_progress,
         )
@@ -395,6 +414,14 @@ def register(subparsers: Any) -> None:
     p.add_argument("--track-length", type=int, default=5, help="positions drawn per track (default 5)")
     p.add_argument("--nn-threshold", type=float, default=0.7, help="descriptor L2 match threshold (default 0.7)")
     p.add_argument("--min-track-length", type=int, default=2, help="draw tracks seen in >= N frames (default 2)")
+    p.add_argument(
+        "--verify",
+        choices=["fundamental", "homography", "none"],
+        default="fundamental",
+        help="RANSAC model a frame pair's matches must fit to extend tracks (default fundamental; homography for a "
+        "planar scene or a rotating camera, e.g. the bundled sample; none: unverified)",
+    )
+    p.add_argument("--max-displacement", type=float, default=None, help="end tracks that move more px per frame")
     p.add_argument("--gt", default=None, help="ground-truth homographies .npz (frame 0 -> k) for a custom source")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
