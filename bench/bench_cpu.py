@@ -1,5 +1,6 @@
 #!/usr/bin/env python
-"""CPU benchmark: ours (OpenVINO BF16 default, ONNX Runtime / OpenVINO FP32) vs the reference-style pipeline.
+"""CPU benchmark: ours (the default engine, and every other engine x precision this CPU has) vs the reference-style
+pipeline, each in a process of its own, with the machine's GEMM peak and the network's efficiency.
 
 ``superpoint-rt bench`` (superpoint_rt/apps/bench/) with this checkout's defaults: the photos of tests/data and
 results into bench/results/; see bench/README.md.

@@ -42,6 +42,7 @@ def tiny_result(tmp_path_factory):
         warmup=0,
         engines=(("onnxruntime", "fp32"),),
         target_candidates=300,
+        peak_seconds=0.01,
     )
     result = run_benchmark(cfg, log=lambda s: None)
     out = tmp_path_factory.mktemp("bench")
@@ -65,6 +66,42 @@ def test_tiny_run_records_have_all_fields(tiny_result):
     assert {r["batch"] for r in recs} == {1, 2}
 
 
+def test_tiny_run_each_pipeline_in_its_own_process_same_threads(tiny_result):
+    """The default isolation: every pipeline in a process of its own (not this one), the same thread count for all
+    (the reference's PyTorch included), the other processes' CPU use during each timed call recorded."""
+    import os
+
+    result, _ = tiny_result
+    s = result["settings"]
+    assert s["isolation"] == "process" and "process of its own" in s["isolation_rule"]
+    pids = [p["pid"] for p in result["pipelines"]]
+    assert len(set(pids)) == len(pids) == 2 and s["benchmark_pid"] == os.getpid() not in pids
+    assert {p["num_threads"] for p in result["pipelines"]} == {s["threads"]}
+    for r in result["records"]:
+        assert r["isolation"] == "process" and r["threads"] == s["threads"]
+        assert r["others_cpu_ms_mean"] is not None and r["others_cpu_ms_mean"] >= 0
+
+
+def test_tiny_run_network_efficiency_against_the_peak(tiny_result):
+    from superpoint_rt.apps.bench.flops import network_flops
+
+    result, _ = tiny_result
+    fp32_peak = result["peak"]["precisions"]["fp32"]["gflops"]
+    assert fp32_peak > 0
+    net = [r for r in result["records"] if r["stage"] == "network"]
+    assert len(net) == 4
+    for r in net:
+        assert r["network_gflop"] == pytest.approx(network_flops(64, 64, r["batch"]) / 1e9, abs=1e-4)
+        assert r["peak_gflops"] == fp32_peak
+        achieved = r["network_gflop"] / (r["p50_ms"] / 1e3)
+        assert r["achieved_gflops"] == pytest.approx(achieved, rel=1e-2)
+        assert r["efficiency"] == pytest.approx(achieved / fp32_peak, rel=1e-2)
+        best = r["network_gflop"] / (r["min_ms"] / 1e3) / result["peak"]["precisions"]["fp32"]["gflops_max"]
+        assert r["efficiency_best"] == pytest.approx(best, rel=1e-2)
+    assert result["peak"]["passes"] == 2  # probed before and after the timed rounds
+    assert len(result["summary"]["efficiency"]) == 4
+
+
 def test_tiny_run_summary_weights_and_files(tiny_result):
     result, paths = tiny_result
     assert result["weights"]["random"] is True and "random" in result["weights"]["note"].lower()
@@ -73,6 +110,7 @@ def test_tiny_run_summary_weights_and_files(tiny_result):
     assert len(thr) >= 1 and all(0.0 < t < 1.0 for t in thr)
     # one threshold per resolution (detection options are fixed at construction): the median of the images' values
     assert result["settings"]["conf_threshold_used"]["64x64"] == pytest.approx(float(np.median(thr)), abs=1e-7)
+    assert result["summary"]["precision_agreement"] == {"64x64": {}}  # one FP32 engine: nothing to compare
     ratios = result["summary"]["ratios"]
     assert {(r["batch"], r["backend"]) for r in ratios} == {(1, "onnxruntime"), (2, "onnxruntime")}
     assert all(r["e2e_speedup"] > 0 and r["postprocess_latency_ratio_ours_over_reference"] > 0 for r in ratios)
@@ -130,6 +168,12 @@ def test_config_from_args_defaults_are_quick():
     cli.add_arguments(p)
     cfg, name = cli.config_from_args(p.parse_args([]))
     assert cfg.resolutions == ((480, 640),) and cfg.batches == (1,) and name == "cpu_quick"
+    # every engine x precision (INT8 included), each pipeline in a process of its own
+    assert cfg.engines[0] == ("auto", None) and ("openvino", "int8") in cfg.engines
+    assert {("openvino", "bf16"), ("openvino", "fp32"), ("onnxruntime", "fp32")} <= set(cfg.engines)
+    assert cfg.isolation == "process" and cfg.peak_seconds > 0
+    cfg, _ = cli.config_from_args(p.parse_args(["--isolation", "none", "--peak-seconds", "0"]))
+    assert cfg.isolation == "none" and cfg.peak_seconds == 0
     cfg, name = cli.config_from_args(p.parse_args(["--full"]))
     assert set(cfg.resolutions) == set(ALL_RESOLUTIONS) and cfg.batches == (1, 8) and name == "cpu_full"
     with pytest.raises(argparse.ArgumentTypeError):

@@ -1,8 +1,8 @@
 """How far two pipelines' keypoints and descriptors agree on the same images.
 
-Used for BF16 vs FP32 (same backend: what reduced precision costs) and ours-FP32 vs the reference (a correctness
-check of the fast pipeline against the demo-style one). Pipelines are told apart by their ``name``
-(``"reference"`` / ``"ours"``) and ``precision`` attributes, so this module needs none of them.
+Used for BF16 / INT8 vs FP32 (same backend: what reduced precision costs) and ours-FP32 vs the reference (a correctness
+check of the fast pipeline against the demo-style one). Pipelines are told apart by their descriptions
+(``pipeline`` = reference / ours, ``backend``, ``precision``), so this module needs none of them.
 """
 
 from __future__ import annotations
@@ -53,33 +53,39 @@ def summarise_agreement(parts: Sequence[dict[str, Any]]) -> dict[str, Any]:
 
 
 def pipeline_agreements(
-    pipelines: Sequence[Any], frames: Sequence[np.ndarray]
+    pipelines: Sequence[dict[str, Any]], outputs: Sequence[Sequence[Any]]
 ) -> tuple[dict[str, Any], dict[str, Any]]:
-    """BF16 vs FP32 (same backend where there is one) and ours-FP32 vs reference, at batch 1 over ``frames``.
+    """Reduced precision (BF16, FP16, INT8) vs FP32 (same backend where there is one) and ours-FP32 vs reference.
 
-    Returns (bf16-vs-fp32 summaries keyed ``"<backend>:bf16 vs <backend>:fp32"``, fp32-vs-reference summaries keyed
-    ``"<backend>:fp32 vs reference"``).
+    ``pipelines``: what each pipeline is (dicts with ``pipeline`` = reference | ours | ours-gpu, ``backend``,
+    ``precision``, ``convention``); ``outputs[i]``: pipeline i's detections ``(keypoints, scores, descriptors)`` of
+    the same frames at batch 1. Returns (summaries keyed ``"<backend>:<precision> vs <backend>:fp32"``, summaries
+    keyed ``"<backend>:fp32 vs reference"``).
     """
-    outs = {id(p): [p([f])[0][0] for f in frames] for p in pipelines}
-    ours = [p for p in pipelines if p.name == "ours"]
-    bf16 = [p for p in ours if p.precision == "bf16"]
-    fp32 = [p for p in ours if p.precision == "fp32"]
+    ours = [i for i, p in enumerate(pipelines) if p["pipeline"].startswith("ours")]
+    fp32 = [i for i in ours if pipelines[i]["precision"] == "fp32"]
 
-    def pooled(ref: Any, test: Any) -> dict[str, Any]:
+    def pooled(ref: int, test: int) -> dict[str, Any]:
         return summarise_agreement(
-            [keypoint_agreement(a[0], a[2], b[0], b[2]) for a, b in zip(outs[id(ref)], outs[id(test)])]
+            [keypoint_agreement(a[0], a[2], b[0], b[2]) for a, b in zip(outputs[ref], outputs[test], strict=True)]
         )
 
     agreement: dict[str, Any] = {}
-    for pb in bf16:
-        pf = next((p for p in fp32 if p.backend == pb.backend), fp32[0] if fp32 else None)
-        if pf is not None:
-            agreement[f"{pb.backend}:bf16 vs {pf.backend}:fp32"] = pooled(pf, pb)
+    for i in ours:
+        if pipelines[i]["precision"] == "fp32":
+            continue
+        same = [j for j in fp32 if pipelines[j]["backend"] == pipelines[i]["backend"]]
+        if same or fp32:
+            j = (same or fp32)[0]
+            key = f"{pipelines[i]['backend']}:{pipelines[i]['precision']} vs {pipelines[j]['backend']}:fp32"
+            agreement[key] = pooled(j, i)
     ref_agreement: dict[str, Any] = {}
-    ref = next((p for p in pipelines if p.name == "reference"), None)
+    ref = next((i for i, p in enumerate(pipelines) if p["pipeline"] == "reference"), None)
     if ref is not None:
-        for pf in fp32:
-            s = pooled(ref, pf)
-            s["descriptor_convention"] = f"reference: {ref.convention}, ours: {pf.convention}"
-            ref_agreement[f"{pf.backend}:fp32 vs reference"] = s
+        for j in fp32:
+            s = pooled(ref, j)
+            s["descriptor_convention"] = (
+                f"reference: {pipelines[ref]['convention']}, ours: {pipelines[j]['convention']}"
+            )
+            ref_agreement[f"{pipelines[j]['backend']}:fp32 vs reference"] = s
     return agreement, ref_agreement

@@ -69,10 +69,23 @@ def add_arguments(
         "--engines",
         type=_parse_engines,
         default=None,
-        help="ours, comma separated backend:precision or 'default' (default: default,onnxruntime:fp32,openvino:fp32)",
+        help="ours, comma separated backend:precision or 'default' (default: "
+        "default,openvino:int8,openvino:bf16,openvino:fp32,onnxruntime:fp32; those this CPU lacks are skipped)",
+    )
+    p.add_argument(
+        "--isolation",
+        choices=("process", "none"),
+        default="process",
+        help="process (default): each pipeline in a process of its own, rounds interleaved; none: all in this one",
+    )
+    p.add_argument(
+        "--peak-seconds",
+        type=float,
+        default=1.0,
+        help="seconds per GEMM probe of the machine's peak (0: no probe, no efficiency) (default 1)",
     )
     p.add_argument("--no-reference", action="store_true", help="skip the reference-style pipeline")
-    p.add_argument("--no-agreement", action="store_true", help="skip the BF16 vs FP32 keypoint agreement")
+    p.add_argument("--no-agreement", action="store_true", help="skip the BF16/INT8 vs FP32 keypoint agreement")
     p.add_argument(
         "--images",
         nargs="+",
@@ -81,7 +94,9 @@ def add_arguments(
     )
     p.add_argument("--conf-threshold", type=float, default=None, help="fixed threshold (default: see --target)")
     p.add_argument("--target", type=int, default=1500, help="random weights: pixels passing the per-image threshold")
-    p.add_argument("--threads", type=int, default=None, help="CPU threads for our engines")
+    p.add_argument(
+        "--threads", type=int, default=None, help="CPU threads of every pipeline, the reference's too (default: all)"
+    )
     p.add_argument("--out", default=str(out), help="output folder, created if needed (default: %(default)s)")
     p.add_argument("--name", default=None, help="file stem (default cpu_quick / cpu_full / cpu_custom)")
     p.add_argument("--no-chart", action="store_true", help="JSON only")
@@ -112,6 +127,8 @@ def config_from_args(args: argparse.Namespace) -> tuple[BenchConfig, str]:
         target_candidates=args.target,
         num_threads=args.threads,
         agreement=not args.no_agreement,
+        isolation=args.isolation,
+        peak_seconds=args.peak_seconds,
     )
     return cfg, name
 

@@ -9,13 +9,14 @@ descriptors (N, D))``. Attributes the run and the report read: ``name`` (referen
 from __future__ import annotations
 
 import time
+import warnings
 from collections.abc import Sequence
 from typing import Any, Protocol, cast
 
 import numpy as np
 
 from ...types import Features
-from ...weights import Weights
+from ...weights import NoDefaultWeightsError, Weights, load_weights
 
 #: keypoints (N, 2) x,y, scores (N,), descriptors (N, D)
 Detections = tuple[np.ndarray, np.ndarray, np.ndarray]
@@ -66,6 +67,7 @@ class ReferencePipeline:
         conf_threshold: float = DEMO_CONF_THRESHOLD,
         nms_radius: int = 4,
         border: int = 4,
+        num_threads: int | None = None,
     ) -> None:
         import torch
 
@@ -73,6 +75,8 @@ class ReferencePipeline:
 
         if weights.state_dict is None:
             raise ValueError("the reference pipeline needs state-dict weights (not ONNX)")
+        if num_threads is not None:  # PyTorch's intra-op threads (process-wide)
+            torch.set_num_threads(int(num_threads))
         self._torch = torch
         self.net = SuperPointNet().eval()
         self.net.load_state_dict({k: torch.from_numpy(v) for k, v in weights.state_dict.items()})
@@ -178,52 +182,57 @@ class GpuOursPipeline:
         return [(f.keypoints, f.scores, f.descriptors) for f in feats], {"e2e": t1 - t0}
 
 
-def create_pipelines(
-    weights: Weights,
-    engines: Sequence[tuple[str, str | None]],
-    *,
-    reference: bool,
-    conf_threshold: float,
-    nms_radius: int = 4,
-    border: int = 4,
-    num_threads: int | None = None,
-) -> tuple[list[Any], list[str]]:
-    """The reference (when asked and possible) and one pipeline per engine ``(backend, precision)``, every one with
-    these detection options; ``gpu-<backend>`` engines get a :class:`GpuOursPipeline`.
+def resolve_weights(spec: str | None) -> tuple[Weights, bool, str]:
+    """(weights, random?, note): ``spec`` as ``load_weights``; seeded random weights when the installation lacks the
+    default weights file (or for ``"random"``)."""
+    if spec == "random":
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return load_weights("random"), True, "random weights requested (--weights random)"
+    try:
+        w = load_weights(spec)
+        return w, w.meta.get("stage") == "random", f"weights: {w.source}"
+    except NoDefaultWeightsError:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            w = load_weights("random")
+        return (
+            w,
+            True,
+            "this installation lacks the default weights file: fell back to weights='random' (seeded). The heatmap is "
+            "near uniform, so the detection threshold is set per resolution so that ~target_candidates pixels pass "
+            "it.",
+        )
 
-    Returns (pipelines, skipped): an engine that cannot be created here (not installed, not supported by this CPU)
-    or that duplicates an earlier one's resolved backend and precision is left out; ``skipped`` says why.
-    """
-    import warnings
 
-    pipelines: list[Any] = []
-    skipped: list[str] = []
-    if reference:
-        if weights.state_dict is None:
-            skipped.append("reference: needs state-dict weights (ONNX given)")
-        else:
-            pipelines.append(ReferencePipeline(weights, conf_threshold, nms_radius, border))
-    options: dict[str, Any] = {
-        "conf_threshold": conf_threshold,
-        "nms_radius": nms_radius,
-        "border": border,
-        "num_threads": num_threads,
-    }
-    seen: set[tuple[str, str]] = set()
-    for backend, precision in engines:
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                p: OursPipeline | GpuOursPipeline
-                if backend.startswith("gpu-"):
-                    p = GpuOursPipeline(weights, backend[4:], precision, **options)
-                else:
-                    p = OursPipeline(weights, backend, precision, **options)
-        except Exception as e:  # a backend that is not installed / not supported on this CPU
-            skipped.append(f"{backend}:{precision or 'default'}: {type(e).__name__}: {e}")
-            continue
-        if (p.backend, p.precision) in seen:
-            continue
-        seen.add((p.backend, p.precision))
-        pipelines.append(p)
-    return pipelines, skipped
+def postprocess_isolated(ref: ReferencePipeline, frame: np.ndarray, iterations: int) -> dict[str, Any]:
+    """Post-processing alone on one image's FP32 network outputs, warm caches, nothing else running in between:
+    ours (the C++ ops, as SuperPoint calls them) vs the reference's NumPy + Python-loop version, alternated; both at
+    the reference's detection options."""
+    from ... import ops
+
+    logits, coarse = ref.network(gray_float(frame)[None])
+    lg, cs = np.ascontiguousarray(logits[0]), np.ascontiguousarray(coarse[0])
+
+    def ours() -> int:
+        heat = ops.heatmap(lg)
+        kp, _ = ops.detect(heat, ref.conf_threshold, ref.nms_radius, ref.border)
+        ops.sample_descriptors(cs, kp)
+        return len(kp)
+
+    def reference() -> int:
+        return len(ref.postprocess(lg, cs)[0])
+
+    times: dict[str, list[float]] = {"ours": [], "reference": []}
+    counts = {"ours": ours(), "reference": reference()}
+    for _ in range(iterations):
+        for name, fn in (("ours", ours), ("reference", reference)):
+            t0 = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - t0)
+    out: dict[str, Any] = {"keypoints": counts}
+    for name, ts in times.items():
+        out[f"{name}_p50_ms"] = round(float(np.percentile(ts, 50)) * 1e3, 4)
+        out[f"{name}_min_ms"] = round(float(np.min(ts)) * 1e3, 4)
+    out["speedup_p50"] = round(out["reference_p50_ms"] / out["ours_p50_ms"], 2)
+    return out

@@ -107,9 +107,29 @@ def print_summary(result: dict[str, Any]) -> None:
             f"{res} post-processing alone (warm, same FP32 outputs): ours {iso['ours_p50_ms']} ms, reference "
             f"{iso['reference_p50_ms']} ms p50 ({iso['speedup_p50']}x)"
         )
-    for res, agr in result["summary"]["bf16_vs_fp32_agreement"].items():
+    summary = result["summary"]
+    agreements = summary.get("precision_agreement", summary.get("bf16_vs_fp32_agreement", {}))
+    for res, agr in agreements.items():
         for k, v in agr.items():
             print(
                 f"{res} {k}: {v['fraction_within_1px']} of FP32 keypoints within 1 px; descriptor cosine median "
                 f"{v['descriptor_cosine_median']}, 1st percentile {v['descriptor_cosine_p1']}"
             )
+    for r in summary.get("engine_ratios", []):
+        print(
+            f"{r['height']}x{r['width']} b{r['batch']} default {r['default']} vs {r['other']}: e2e "
+            f"{r['e2e_speedup']}x" + (f", network {r['network_speedup']}x" if "network_speedup" in r else "")
+        )
+    for p, v in result.get("peak", {}).get("precisions", {}).items():
+        print(f"peak {p}: {v['gflops']} GFLOP/s p50 ({v['best_probe']})")
+    for r in summary.get("efficiency", []):
+        if r.get("efficiency") is not None:
+            print(
+                f"{r['height']}x{r['width']} b{r['batch']} {r['backend']}:{r['precision']} network "
+                f"{r['achieved_gflops']} GFLOP/s = {r['efficiency']} of the {r['precision']} peak"
+            )
+    for r in summary.get("auto_check", []):
+        print(
+            f"{r['height']}x{r['width']} b{r['batch']} auto ran {r['default']}; fastest {r['fastest']}"
+            + ("" if r["default_is_fastest"] else f" (the default took {r['default_over_fastest_p50']}x its time)")
+        )
