@@ -1,13 +1,14 @@
 #!/usr/bin/env python
 """What multi-scale detection costs: SuperPoint(scales=...) against single-scale, side by side in one run.
 
-    python bench/bench_multiscale.py                     # 480x640, OpenVINO BF16 and FP32, 30 iterations
+    python bench/bench_multiscale.py                     # 480x640, OpenVINO INT8, BF16 and FP32, 30 iterations
     python bench/bench_multiscale.py --scales 1,0.71,0.5 --precision bf16 --iterations 50
 
 Times the whole call (preprocess + pyramid + network + post-processing) per image on the repository's test photos,
 the configurations interleaved call by call (a slow spell of a shared host hits them alike), and writes
 bench/results/multiscale_cpu.json with the CPU model and flags, versions and machine load. The ratio is the number
-to read on a CPU; absolute frame rates vary with the host.
+to read on a CPU; absolute frame rates vary with the host. A precision this CPU or these weights cannot run (BF16
+without native BF16, INT8 without an INT8 IR) is left out and listed under ``skipped``.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ except ImportError:  # run from a source checkout without `pip install -e .`
     from superpoint_rt.sysinfo import cpu_description, machine_load, versions
 
 from superpoint_rt import SuperPoint
+from superpoint_rt.backends import BackendUnavailableError
 
 ROOT = Path(__file__).resolve().parents[1]
 #: the checkout's test photos (what this benchmark has always timed on)
@@ -68,7 +70,7 @@ def main() -> int:
         default=["1,0.71,0.5", "1.41,1,0.71,0.5"],
         help="pyramids to compare with single-scale, each comma-separated (default: 1,0.71,0.5 1.41,1,0.71,0.5)",
     )
-    ap.add_argument("--precision", nargs="+", default=["bf16", "fp32"])
+    ap.add_argument("--precision", nargs="+", default=["int8", "bf16", "fp32"])
     ap.add_argument("--backend", default="openvino")
     ap.add_argument("--weights", default=None, help="default: the packaged weights")
     ap.add_argument("--size", type=int, nargs=2, default=[480, 640], metavar=("H", "W"))
@@ -83,20 +85,26 @@ def main() -> int:
     images = load_images(args.images, *args.size)
     pyramids = [(1.0,)] + [tuple(float(v) for v in p.split(",")) for p in args.scales]
     rows = []
+    skipped = {}
     for precision in args.precision:
         models = []
-        for scales in pyramids:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                models.append(
-                    SuperPoint(
-                        args.weights,
-                        backend=args.backend,
-                        precision=precision,
-                        max_keypoints=args.max_keypoints,
-                        scales=scales,
+        try:
+            for scales in pyramids:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    models.append(
+                        SuperPoint(
+                            args.weights,
+                            backend=args.backend,
+                            precision=precision,
+                            max_keypoints=args.max_keypoints,
+                            scales=scales,
+                        )
                     )
-                )
+        except BackendUnavailableError as e:
+            skipped[precision] = str(e)
+            print(f"skipped {precision}: {e}")
+            continue
         for sp, timing in zip(models, time_interleaved(models, images, args.iterations), strict=True):
             r = {"backend": sp.backend, "precision": sp.precision, "scales": list(sp.scales), **timing}
             rows.append(r)
@@ -112,6 +120,7 @@ def main() -> int:
         "iterations": args.iterations,
         "images": len(images),
         "rows": rows,
+        "skipped": skipped,
         "cpu": cpu_description(),
         "versions": versions(),
         "load": machine_load(),
