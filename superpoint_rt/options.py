@@ -59,8 +59,8 @@ class SuperPointOptions:
     )
     backend: str = _opt(
         "auto",
-        "`openvino` (CPU default), `onnxruntime` (portable FP32), `torch` (CPU/CUDA), `tensorrt` (CUDA); `auto` = "
-        "the best installed",
+        "`openvino`, `onnxruntime` (portable FP32), `torch` (CPU/CUDA), `tensorrt` (CUDA); `auto` = the measured "
+        "rule of `superpoint_rt.backends.auto` (`superpoint-rt info` says what it picks here and why)",
         ENGINE,
         choices=BACKENDS,
     )

@@ -122,6 +122,10 @@ def test_shipped_configs_load_and_chain_as_documented() -> None:
     assert dataclasses.replace(v3, data=dataclasses.replace(v3.data, image_dir=None, label_dir=None), **same) == (
         dataclasses.replace(two, data=dataclasses.replace(two.data, image_dir=None, label_dir=None), **same)
     )
+    photos, v4 = loaded["superpoint_v2_photos"], loaded["superpoint_release_v4_scale"]  # weights v2: phase 4's recipe
+    assert (photos.data.image_dir, photos.data.label_dir) == ("train_data/crops_photos", "train_runs/adapt_photos")
+    assert photos.data.homography == v4.data.homography and photos.batch_size == v4.batch_size == 4
+    assert photos.lr_at(12188) == 3e-5 and photos.lr_at(12189) == 1e-4 and photos.lr_at(14000) == 3e-5
 
 
 def test_config_base_merges_and_rejects_cycles(tmp_path: Path) -> None:
