@@ -28,6 +28,7 @@ from ..drawing import draw_text, draw_tracks
 from ..geometry import warp_points
 from ..samples import SAMPLE_HOMOGRAPHIES, SAMPLE_VIDEO, load_homographies
 from ..streaming import Stream, StreamError
+from ..sysinfo import cpu_description
 from ..tracking import DEFAULT_VERIFICATION, PointTracker, Tracks
 from ..verification import VerificationConfig
 from .common import build_superpoint, engine_options
@@ -243,6 +244,7 @@ def run_demo(
         "end_reason": "user" if stopped_by_user else stats.end_reason,
         "image_size": list(image_size) if image_size else None,
         "engine": {k: info.get(k) for k in ("backend", "precision", "device", "weights") if k in info},
+        "cpu": cpu_description()["cpu"],  # FPS depends on it: every record names its machine
         "wall_s": summary["wall_s"],
         "fps": summary["fps"],
         "stages": stages,
