@@ -21,6 +21,7 @@ SUBCOMMAND_MODULES = (
     "superpoint_rt.apps.train_cli",
     "superpoint_rt.apps.eval_cli",
     "superpoint_rt.apps.bench.cli",
+    "superpoint_rt.apps.mapping_cli",
 )
 
 
