@@ -1,5 +1,5 @@
-"""``superpoint-rt extract``, ``match-features``: features and matches files in hloc's layout
-(:mod:`superpoint_rt.mapping`; ``pip install 'superpoint_rt[mapping]'``)."""
+"""``superpoint-rt extract``, ``match-features`` and ``sfm``: features and matches files in hloc's layout, and
+incremental SfM with pycolmap (:mod:`superpoint_rt.mapping`; ``pip install 'superpoint_rt[mapping]'``)."""
 
 from __future__ import annotations
 
@@ -67,6 +67,19 @@ def cmd_match_features(args: argparse.Namespace) -> int:
     return 0
 
 
+@_needs_optional
+def cmd_sfm(args: argparse.Namespace) -> int:
+    from ..mapping.sfm import run_sfm
+
+    rec = run_sfm(
+        args.images, args.out, sp=build_superpoint(args), root=args.root, pairs=args.pairs,
+        max_distance=args.max_distance, camera_model=args.camera_model, focal=args.focal,
+        progress=not args.no_progress, plot=not args.no_plot,
+    )  # fmt: skip
+    _print(rec, args.json, "\n".join(f"{k}: {v}" for k, v in rec.items()))
+    return 0
+
+
 def register(sub: Any) -> None:
     eng = engine_options()
 
@@ -98,3 +111,18 @@ def register(sub: Any) -> None:
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=cmd_match_features)
+
+    p = sub.add_parser(
+        "sfm", parents=[eng], help="structure from motion: features, matches, COLMAP incremental mapping"
+    )
+    p.add_argument("images", nargs="+", help="image files, folders or glob patterns")
+    p.add_argument("--out", required=True, help="output folder: features.h5, matches.h5, database.db, model/, PNG")
+    p.add_argument("--root", default=None, help="image names are paths relative to this (default: common folder)")
+    p.add_argument("--pairs", default="exhaustive", help="exhaustive (default), sequential[:K], or a pairs file")
+    p.add_argument("--max-distance", type=float, default=0.7, help="descriptor L2 threshold (default 0.7)")
+    p.add_argument("--camera-model", default="SIMPLE_RADIAL", help="COLMAP camera model, one camera for all images")
+    p.add_argument("--focal", type=float, default=None, help="known focal length, px (default: COLMAP's guess)")
+    p.add_argument("--no-plot", action="store_true", help="no PNG of cameras and points")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=cmd_sfm)
