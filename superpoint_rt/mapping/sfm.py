@@ -172,14 +172,15 @@ def run_sfm(
             raise ValueError(f"--focal works with {sorted(extra)}, not {camera_model}")
         base = [focal, focal, w / 2, h / 2] if camera_model == "PINHOLE" else [focal, w / 2, h / 2]
         params = base + (extra[camera_model] or [])
+    if seed is not None:
+        pycolmap.set_random_seed(seed)  # before geometric verification too: its RANSAC
     db = write_database(out / "database.db", image_dir, names, out / "features.h5", out / "matches.h5", pair_list,
                         camera_model=camera_model, camera_params=params)  # fmt: skip
-    if seed is not None:
-        pycolmap.set_random_seed(seed)
     opts = pycolmap.IncrementalPipelineOptions()
     opts.min_model_size = min(min_model_size, len(names))
     if seed is not None:
         opts.random_seed = seed
+        opts.num_threads = 1  # repeatable: COLMAP's multi-threaded steps are not (and small problems lose nothing)
     sfm_dir = out / "sfm"
     sfm_dir.mkdir(exist_ok=True)
     models = pycolmap.incremental_mapping(str(out / "database.db"), image_dir, str(sfm_dir), opts)
