@@ -56,7 +56,9 @@ def test_live_is_default_for_capture_objects() -> None:
 
 
 def test_live_stream_with_fast_consumer_gets_all_frames() -> None:
-    cap = FakeCapture(n_ok=20, period=0.01)  # slow source, instant consumer
+    # slow source (50 ms a frame), instant consumer: the margin keeps it so on a loaded 2-core machine, where a 10 ms
+    # period lost frames to the consumer thread being descheduled
+    cap = FakeCapture(n_ok=20, period=0.05)
     det = IndexDetector()
     t0 = time.perf_counter()
     list(stream(det, cap, mode="live", max_retries=1, retry_delay=0.01))
