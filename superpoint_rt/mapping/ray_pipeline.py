@@ -145,7 +145,9 @@ def extract_features_ray(
         if opts.num_threads is None:
             opts = opts.replace(num_threads=per_actor)
         ds: Any = ray.data.from_items(todo, override_num_blocks=max(1, min(len(todo), actors * 4)))
-        ds = ds.map(read_row)
+        # decoding asks for no CPU: the actors hold all of them (num_cpus each), and a read stage that waited for a
+        # free CPU would never run (a deadlock seen with 1 actor x 2 CPUs on 2 CPUs)
+        ds = ds.map(read_row, num_cpus=0)
         ds = ds.map_batches(
             ExtractBatch, fn_constructor_kwargs={"options": opts, "shard_dir": str(shards)},
             batch_size=batch_size, concurrency=actors, num_cpus=per_actor, batch_format="numpy",
