@@ -3,27 +3,10 @@
 from __future__ import annotations
 
 import json
-import warnings
 
 import cv2
 import numpy as np
-import pytest
-
-from superpoint_rt.apps.cli import main
-from superpoint_rt.weights import random_weights, save_npz
-
-
-@pytest.fixture(scope="module")
-def weights_file(tmp_path_factory):
-    return str(save_npz(random_weights(0), tmp_path_factory.mktemp("w") / "random.npz"))
-
-
-def run(argv, capsys):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        rc = main(argv)
-    out = capsys.readouterr()
-    return rc, out.out, out.err
+from cli_runner import run
 
 
 def red_pixels(path) -> int:
