@@ -8,7 +8,9 @@ inside the original H x W, and the border rule applies to the original size.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -94,3 +96,14 @@ def split_images(images: np.ndarray | Sequence[np.ndarray]) -> tuple[list[np.nda
             return list(images), True
         return [images], False
     raise TypeError(f"expected an image (numpy array) or a list of images, got {type(images).__name__}")
+
+
+def read_image(path: str | os.PathLike[str]) -> np.ndarray:
+    """Read an image file as BGR uint8 (H, W, 3); FileNotFoundError / ValueError naming the file when it cannot be."""
+    p = Path(path)
+    if not p.exists():
+        raise FileNotFoundError(f"image not found: {path}")
+    img = cv2.imread(str(p), cv2.IMREAD_COLOR)
+    if img is None:
+        raise ValueError(f"cannot read {path} as an image (corrupt or unsupported format)")
+    return img

@@ -9,6 +9,8 @@ from typing import Any
 
 import numpy as np
 
+from ..preprocess import read_image  # noqa: F401 (re-exported for the apps)
+
 
 def engine_options() -> argparse.ArgumentParser:
     """The options every command that runs SuperPoint shares: one flag per field of
@@ -26,19 +28,6 @@ def build_superpoint(args: argparse.Namespace) -> Any:
     from ..options import options_from_args
 
     return SuperPoint(options=options_from_args(args))
-
-
-def read_image(path: str) -> np.ndarray:
-    """Read an image file as BGR uint8; a clear error when it cannot be read."""
-    import cv2
-
-    p = Path(path)
-    if not p.exists():
-        raise FileNotFoundError(f"image not found: {path}")
-    img = cv2.imread(str(p), cv2.IMREAD_COLOR)
-    if img is None:
-        raise ValueError(f"cannot read {path} as an image (corrupt or unsupported format)")
-    return img
 
 
 def write_image(path: str, image: np.ndarray) -> None:

@@ -189,7 +189,7 @@ def extract_features(
 
     from tqdm import tqdm
 
-    from ..apps.common import read_image
+    from ..preprocess import read_image
 
     h5py = _h5py()
     paths = list_images(images)

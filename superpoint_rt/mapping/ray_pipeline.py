@@ -30,7 +30,7 @@ def shard_dir_for(out: str | os.PathLike[str]) -> Path:
 
 def read_row(row: dict[str, Any]) -> dict[str, Any]:
     """The pipeline's read stage: decode ``row["path"]`` (BGR uint8, as the single-process run reads it)."""
-    from ..apps.common import read_image
+    from ..preprocess import read_image
 
     return {"name": row["name"], "image": read_image(row["path"])}
 
