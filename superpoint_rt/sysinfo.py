@@ -16,21 +16,10 @@ __all__ = ["cpu_description", "machine_load", "versions"]
 def cpu_description() -> dict[str, Any]:
     """CPU model string, family/model numbers and the flags that decide the fast paths (AVX2, FMA, AVX-512, VNNI,
     AVX512-BF16, AMX), plus what ``backend="auto"`` runs on it (:mod:`superpoint_rt.backends.auto`)."""
-    from .backends.auto import cpu_flags, cpu_model
+    from .backends.auto import cpu_flags, cpu_model, cpuinfo
 
     flags = cpu_flags()
-    ids: dict[str, str] = {}
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
-            for line in f:
-                key, _, value = line.partition(":")
-                key = key.strip()
-                if key in ("cpu family", "model", "stepping", "cpu MHz") and key not in ids:
-                    ids[key] = value.strip()
-                elif key == "flags":
-                    break
-    except OSError:
-        pass
+    ids = cpuinfo()
     out: dict[str, Any] = {
         "cpu": cpu_model(),
         "cpu_family": ids.get("cpu family"),

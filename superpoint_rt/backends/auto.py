@@ -44,35 +44,40 @@ __all__ = [
     "Rule",
     "choose",
     "cpu_flags",
+    "cpu_model",
+    "cpuinfo",
     "fastest_for",
     "guarded_int8_model",
 ]
 
 
-def cpu_flags() -> set[str]:
-    """The CPU feature flags of the first processor in /proc/cpuinfo (empty where there is none)."""
+def cpuinfo() -> dict[str, str]:
+    """The first processor's fields of /proc/cpuinfo (``model name``, ``cpu family``, ``flags``, ...); empty where
+    there is no such file. The one reader: :func:`cpu_flags`, :func:`cpu_model` and ``sysinfo`` use it."""
+    fields: dict[str, str] = {}
     try:
         with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
             for line in f:
-                key, _, value = line.partition(":")
-                if key.strip() == "flags":
-                    return set(value.split())
+                key, sep, value = line.partition(":")
+                key = key.strip()
+                if not sep:
+                    if fields:  # the blank line after the first processor
+                        break
+                    continue
+                fields.setdefault(key, value.strip())
     except OSError:
         pass
-    return set()
+    return fields
+
+
+def cpu_flags() -> set[str]:
+    """The CPU feature flags of the first processor in /proc/cpuinfo (empty where there is none)."""
+    return set(cpuinfo().get("flags", "").split())
 
 
 def cpu_model() -> str:
     """The CPU model string (/proc/cpuinfo ``model name``, else the platform's)."""
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
-            for line in f:
-                key, _, value = line.partition(":")
-                if key.strip() == "model name":
-                    return value.strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
+    return cpuinfo().get("model name") or platform.processor() or platform.machine()
 
 
 @dataclass(frozen=True)
