@@ -152,7 +152,7 @@ class Trainer:
         self.net = SuperPointNet(batch_norm=True).to(self.device)
         if config.dustbin_prior > 0 and not config.init_weights:
             init_dustbin_prior(self.net, config.dustbin_prior)
-        if config.init_weights:
+        if config.init_weights and not resume:  # a resume loads the checkpoint's weights over them anyway
             missing, _unexpected = self.net.load_state_dict(load_net_state(config.init_weights), strict=False)
             conv_missing = [k for k in missing if k.startswith("conv")]
             if conv_missing:

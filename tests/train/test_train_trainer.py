@@ -229,3 +229,16 @@ def test_cli_precision_override(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
         argv = ["magicpoint", "--config", str(cfg), "--run-dir", str(tmp_path / "r")]
         train_cli.main(argv + (["--precision", flag] if flag else []))
         assert seen[-1] == want
+
+
+def test_resume_does_not_need_the_init_weights_file(tmp_path: Path) -> None:
+    """init_weights seed a new run; a resumed run takes every weight from its checkpoint, so a config whose
+    init_weights file is gone (another machine, a cleaned run folder) still resumes, to the same weights."""
+    Trainer(_tiny(), tmp_path, max_steps=2, progress=False).run()
+    saved = Trainer(_tiny(), tmp_path, resume=True, progress=False).net.state_dict()
+    tr = Trainer(_tiny(init_weights=str(tmp_path / "gone.pt")), tmp_path, resume=True, progress=False)
+    assert tr.step == 2
+    for k, v in tr.net.state_dict().items():
+        assert torch.equal(v, saved[k]), k
+    with pytest.raises(FileNotFoundError):
+        Trainer(_tiny(init_weights=str(tmp_path / "gone.pt")), tmp_path / "new", progress=False)
