@@ -29,6 +29,12 @@ def _add_train_args(p: argparse.ArgumentParser, default_config: str) -> None:
         help="override the config's precision; auto: bf16 where the CPU has native BF16 (AMX / AVX512-BF16), else "
         "fp32 (BF16 autocast is emulated and slower without it); fp16 on CUDA only",
     )
+    p.add_argument(
+        "--memory-format",
+        choices=("auto", "channels-last", "contiguous"),
+        default=None,
+        help="override the config's channels_last; auto: NHWC on CUDA, on the CPU the faster layout timed at start",
+    )
     p.add_argument("--no-progress", action="store_true", help="no tqdm bar")
 
 
@@ -47,6 +53,9 @@ def _run_train(args: argparse.Namespace, stage: str) -> int:
         cfg.precision = "bf16" if cpu_supports_bf16() else "fp32"
     elif args.precision:
         cfg.precision = args.precision
+    if args.memory_format:
+        layouts: dict[str, bool | str] = {"auto": "auto", "channels-last": True, "contiguous": False}
+        cfg.channels_last = layouts[args.memory_format]
     trainer = Trainer(cfg, args.run_dir, args.resume, args.max_steps, args.time_limit, not args.no_progress)
     trainer.install_stop_handlers()  # `kill -TERM <pid>`: checkpoint + export, then exit
     trainer.run()

@@ -65,7 +65,8 @@ class TrainConfig:
         val_size, val_seed: size and seed of that set (the seed differs from training's).
         torch_threads: intra-op threads of the training process (0: PyTorch's default).
         precision: "bf16" (autocast; CPU needs AVX512-BF16/AMX to be fast), "fp16" (CUDA) or "fp32".
-        channels_last: NHWC memory format (faster for BF16 on CPU and on tensor cores).
+        channels_last: NHWC memory format: true, false or "auto" (CUDA: NHWC; CPU: the faster of the two,
+            timed on this machine at start, see :mod:`superpoint_rt.train.memory_format`).
         detection_threshold, nms_radius, match_tolerance: validation precision/recall settings.
         init_weights: checkpoint or exported weights to start from (SuperPoint stage: MagicPoint's).
         dustbin_prior: initial dustbin probability of the detector (bias init; 0 disables it).
@@ -86,7 +87,7 @@ class TrainConfig:
     val_seed: int = 1_000_003
     torch_threads: int = 2
     precision: str = "bf16"
-    channels_last: bool = True
+    channels_last: bool | str = "auto"
     detection_threshold: float = 0.015
     nms_radius: int = 4
     match_tolerance: int = 3
@@ -103,6 +104,8 @@ class TrainConfig:
             raise ValueError(f"stage must be one of {STAGES}, got {self.stage!r}")
         if self.precision not in ("bf16", "fp16", "fp32"):
             raise ValueError(f"precision must be bf16, fp16 or fp32, got {self.precision!r}")
+        if self.channels_last not in (True, False, "auto"):
+            raise ValueError(f"channels_last must be true, false or auto, got {self.channels_last!r}")
         if self.data.height % 8 or self.data.width % 8:
             raise ValueError(f"image size must be a multiple of 8, got {self.data.height}x{self.data.width}")
         if self.batch_size < 1 or self.max_steps < 0:

@@ -157,7 +157,9 @@ class Trainer:
             conv_missing = [k for k in missing if k.startswith("conv")]
             if conv_missing:
                 raise ValueError(f"init_weights {config.init_weights} lacks {conv_missing[:4]}...")
-        self.memory_format = torch.channels_last if config.channels_last else torch.contiguous_format
+        self.memory_probe: dict[str, float] = {}
+        self.channels_last = self._choose_channels_last()
+        self.memory_format = torch.channels_last if self.channels_last else torch.contiguous_format
         self.net = self.net.to(memory_format=self.memory_format)  # type: ignore[call-overload]
         self.stage_model = StageModel(self.net, config.stage)
         self.model: nn.Module = self.stage_model
@@ -333,12 +335,24 @@ class Trainer:
             csv.writer(f).writerows(keep)
 
     def _append_csv(self, path: Path, row: dict[str, Any]) -> None:
-        new = not path.is_file()
-        with open(path, "a", newline="") as f:
-            w = csv.DictWriter(f, fieldnames=list(row))
-            if new:
-                w.writeheader()
-            w.writerow(row)
+        """Append ``row``; a file written with other columns is rewritten with the union of both (empty cells)."""
+        rows: list[dict[str, Any]] = []
+        fields = list(row)
+        if path.is_file():
+            with open(path, newline="") as f:
+                reader = csv.DictReader(f)
+                old = list(reader.fieldnames or [])
+                if old != fields:
+                    rows = list(reader)
+                    fields = old + [k for k in fields if k not in old]
+            if not rows and old == fields:
+                with open(path, "a", newline="") as f:
+                    csv.DictWriter(f, fieldnames=fields).writerow(row)
+                return
+        with open(path, "w", newline="") as f:
+            w = csv.DictWriter(f, fieldnames=fields, restval="")
+            w.writeheader()
+            w.writerows([*rows, row])
 
     def plot(self) -> None:
         if not self.is_main:
@@ -437,10 +451,30 @@ class Trainer:
             "cpu": cpu.get("cpu"),
             "cpu_flags": " ".join(fast) or "no AVX-512 / AMX",
             "precision": self.cfg.precision,
+            "memory_format": "channels_last" if self.channels_last else "contiguous",
+            "memory_probe": " ".join(f"{k}={v}" for k, v in self.memory_probe.items()),
             "processes": self.world,
             "torch_threads": torch.get_num_threads(),
             "device": str(self.device),
         }
+
+    def _choose_channels_last(self) -> bool:
+        """The config's layout; for ``auto``: NHWC on CUDA, on the CPU the faster one measured by rank 0
+        (:func:`~superpoint_rt.train.memory_format.probe_channels_last`), the same for every process."""
+        c = self.cfg
+        if c.channels_last != "auto":
+            return bool(c.channels_last)
+        if self.device.type == "cuda":
+            return True
+        faster = False
+        if self.is_main:
+            from superpoint_rt.train.memory_format import probe_channels_last
+
+            faster, self.memory_probe = probe_channels_last(c.data.height, c.data.width, c.precision)
+            layout = "channels-last" if faster else "contiguous"
+            size = f"{c.data.height}x{c.data.width}"
+            print(f"[train] memory format: {layout} (one {size} forward+backward: {self.memory_probe})", flush=True)
+        return self._agree(faster)
 
     def install_stop_handlers(self) -> None:
         """SIGTERM and SIGUSR1 end the run cleanly: checkpoint + export at the next step (for chunked runs)."""

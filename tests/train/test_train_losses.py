@@ -14,6 +14,7 @@ from superpoint_rt.train.losses import (  # noqa: E402
     descriptor_loss,
     detector_loss,
     points_to_labels,
+    positive_pairs,
 )
 
 
@@ -122,3 +123,87 @@ def test_descriptor_loss_batch_mean_and_zero_for_perfect_descriptors() -> None:
     d2 = torch.ones(1, 4, 2, 2) / 2.0  # all dots = 1 -> negatives 0.8 each, 12 negatives of 16 pairs
     both = descriptor_loss(torch.cat([d, d2]), torch.cat([d, d2]), torch.cat([h, h]))
     np.testing.assert_allclose(float(both), (0.0 + 12 * 0.8 / 16) / 2, rtol=1e-6)
+
+
+def _dense_descriptor_loss_oracle(
+    d: np.ndarray, dw: np.ndarray, h: np.ndarray, valid: np.ndarray, max_dist: float = 8.0
+) -> float:
+    """The paper's eq. 5 literally, in float64 NumPy: every (n, m) pair with a brute-force distance mask."""
+    b, _, hc, wc = d.shape
+    i, j = np.meshgrid(np.arange(hc), np.arange(wc), indexing="ij")
+    c = np.stack([8 * j + 3.5, 8 * i + 3.5], -1).reshape(-1, 2)
+    out = []
+    for k in range(b):
+        p = np.concatenate([c, np.ones((len(c), 1))], 1) @ h[k].T
+        w = p[:, :2] / p[:, 2:]
+        s = np.linalg.norm(w[:, None, :] - c[None, :, :], axis=-1) < max_dist
+        dot = d[k].reshape(d.shape[1], -1).T @ dw[k].reshape(d.shape[1], -1)
+        loss = np.where(s, 250.0 * np.maximum(0.0, 1.0 - dot), np.maximum(0.0, dot - 0.2))
+        v = valid[k].reshape(-1).astype(np.float64)
+        out.append((loss * v[None, :]).sum() / (hc * wc * max(1.0, v.sum())))
+    return float(np.mean(out))
+
+
+def _random_homographies(rng: np.random.Generator, b: int, hc: int, wc: int) -> np.ndarray:
+    hs = []
+    for _ in range(b):
+        a = rng.uniform(-0.4, 0.4)
+        sc = rng.uniform(0.7, 1.6)
+        r = np.array([[np.cos(a), -np.sin(a)], [np.sin(a), np.cos(a)]]) * sc
+        h = np.eye(3)
+        h[:2, :2] = r
+        h[:2, 2] = rng.uniform(-20, 20, 2)
+        h[2, :2] = rng.uniform(-1e-3, 1e-3, 2)
+        hs.append(h)
+    return np.stack(hs)
+
+
+@pytest.mark.parametrize("max_dist", [8.0, 12.5])
+def test_positive_pairs_match_float64_brute_force(max_dist: float) -> None:
+    rng = np.random.default_rng(3)
+    hc, wc = 7, 9
+    h = _random_homographies(rng, 5, hc, wc)
+    i, j = np.meshgrid(np.arange(hc), np.arange(wc), indexing="ij")
+    c = np.stack([8 * j + 3.5, 8 * i + 3.5], -1).reshape(-1, 2)
+    bi, ni, mi = positive_pairs(torch.from_numpy(h), hc, wc, max_dist)
+    want = []
+    for k in range(5):
+        p = np.concatenate([c, np.ones((len(c), 1))], 1) @ h[k].T
+        w = p[:, :2] / p[:, 2:]
+        dist = np.linalg.norm(w[:, None, :] - c[None, :, :], axis=-1)
+        want += [(k, n, m) for n, m in zip(*np.nonzero(dist < max_dist))]
+    assert list(zip(bi.tolist(), ni.tolist(), mi.tolist())) == sorted(want)
+    assert len(want) > 100  # the case is not empty
+
+
+def test_positive_pairs_identity_excludes_neighbours_8px_away() -> None:
+    bi, ni, mi = positive_pairs(torch.eye(3, dtype=torch.float64)[None], 30, 40)
+    assert ni.tolist() == list(range(1200)) and mi.tolist() == list(range(1200)) and set(bi.tolist()) == {0}
+
+
+def test_descriptor_loss_equals_dense_form_value_and_gradient() -> None:
+    rng = np.random.default_rng(7)
+    b, dim, hc, wc = 3, 16, 6, 8
+    d = rng.normal(size=(b, dim, hc, wc))
+    d /= np.linalg.norm(d, axis=1, keepdims=True)
+    dw = rng.normal(size=(b, dim, hc, wc))
+    dw /= np.linalg.norm(dw, axis=1, keepdims=True)
+    # random unit vectors in 16-D: dots ~ +-0.25, so positives (dot < 1) and negatives above 0.2 both occur
+    h = _random_homographies(rng, b, hc, wc)
+    valid = rng.random((b, hc, wc)) > 0.25
+    want = _dense_descriptor_loss_oracle(d, dw, h, valid)
+    td = torch.from_numpy(d).float().requires_grad_()
+    tw = torch.from_numpy(dw).float().requires_grad_()
+    got = descriptor_loss(td, tw, torch.from_numpy(h), torch.from_numpy(valid))
+    np.testing.assert_allclose(float(got.detach()), want, rtol=1e-5)
+    got.backward()
+    # gradient oracle: central differences of the float64 form on a few coordinates
+    for idx in [(0, 0, 0, 0), (1, 3, 2, 5), (2, 15, 5, 7)]:
+        eps = 1e-6
+        dp, dm = d.copy(), d.copy()
+        dp[idx] += eps
+        dm[idx] -= eps
+        num = (_dense_descriptor_loss_oracle(dp, dw, h, valid) - _dense_descriptor_loss_oracle(dm, dw, h, valid)) / (
+            2 * eps
+        )
+        np.testing.assert_allclose(float(td.grad[idx]), num, rtol=1e-3, atol=1e-6)

@@ -242,3 +242,54 @@ def test_resume_does_not_need_the_init_weights_file(tmp_path: Path) -> None:
         assert torch.equal(v, saved[k]), k
     with pytest.raises(FileNotFoundError):
         Trainer(_tiny(init_weights=str(tmp_path / "gone.pt")), tmp_path / "new", progress=False)
+
+
+def test_channels_last_auto_follows_the_probe_and_is_recorded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``channels_last: auto`` on the CPU takes the layout the probe measured faster (faked both ways here),
+    trains in it and writes it into chunks.csv; explicit true/false never probe; other values are refused."""
+    import csv
+
+    import superpoint_rt.train.memory_format as mf
+
+    for faster in (True, False):
+        monkeypatch.setattr(mf, "probe_channels_last", lambda h, w, p, f=faster: (f, {"channels_last_s": 1.0}))
+        run = tmp_path / str(faster)
+        tr = Trainer(_tiny(channels_last="auto", max_steps=1), run, progress=False)
+        assert tr.channels_last is faster
+        assert tr.memory_format == (torch.channels_last if faster else torch.contiguous_format)
+        tr.run()
+        with open(run / "chunks.csv") as f:
+            row = next(csv.DictReader(f))
+        assert row["memory_format"] == ("channels_last" if faster else "contiguous")
+        assert row["memory_probe"] == "channels_last_s=1.0"
+
+    def boom(*a: object) -> None:
+        raise AssertionError("probed although the layout was given")
+
+    monkeypatch.setattr(mf, "probe_channels_last", boom)
+    assert Trainer(_tiny(channels_last=True), tmp_path / "t", progress=False).channels_last is True
+    with pytest.raises(ValueError, match="channels_last"):
+        _tiny(channels_last="yes")
+
+
+def test_memory_format_probe_times_both_layouts() -> None:
+    from superpoint_rt.train.memory_format import probe_channels_last
+
+    faster, times = probe_channels_last(16, 24)
+    assert isinstance(faster, bool) and set(times) == {"channels_last_s", "contiguous_s"}
+    assert all(t > 0 for t in times.values()) and faster == (times["channels_last_s"] < times["contiguous_s"])
+
+
+def test_chunk_log_with_new_columns_keeps_old_rows(tmp_path: Path) -> None:
+    """A chunks.csv written by an older version (fewer columns) gains the new columns; old rows keep their cells."""
+    import csv
+
+    path = tmp_path / "chunks.csv"
+    path.write_text("started,start_step,end_step\n2026-01-01,0,2\n")
+    tr = Trainer(_tiny(max_steps=1), tmp_path / "run", progress=False)
+    tr._append_csv(path, {"started": "x", "start_step": 2, "end_step": 4, "memory_format": "contiguous"})
+    tr._append_csv(path, {"started": "y", "start_step": 4, "end_step": 6, "memory_format": "channels_last"})
+    with open(path) as f:
+        rows = list(csv.DictReader(f))
+    assert [r["end_step"] for r in rows] == ["2", "4", "6"]
+    assert [r["memory_format"] for r in rows] == ["", "contiguous", "channels_last"]
