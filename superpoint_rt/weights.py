@@ -36,6 +36,8 @@ DEFAULT_WEIGHTS = PACKAGE_WEIGHTS_DIR / "superpoint_rt.npz"
 #: Named weights shipped in the package, usable as ``weights="<name>"``. Interim ones are not the default.
 PACKAGED_WEIGHTS: dict[str, Path] = {
     "superpoint-rt": DEFAULT_WEIGHTS,
+    # the step-4648 weights by a name that keeps meaning them after a new default ships (docs/MODEL_CARD.md)
+    "superpoint-rt-v1": DEFAULT_WEIGHTS,
     "magicpoint-interim": PACKAGE_WEIGHTS_DIR / "magicpoint_interim.npz",
     "superpoint-interim": PACKAGE_WEIGHTS_DIR / "superpoint_interim.npz",
 }
