@@ -1,0 +1,124 @@
+#!/usr/bin/env python
+"""Is B better than A beyond noise? A paired comparison of two ``superpoint-rt eval --json`` runs on the same pairs.
+
+    python scripts/compare_evals.py A.json B.json [--method-a 0] [--method-b 0] [--eps 3] [--json out.json]
+
+Both files must hold the same benchmark (the same sequence/pair list). For homography accuracy at each ε the pairs
+are matched one to one: ``a_only`` pairs only A gets right, ``b_only`` only B; the exact two-sided McNemar test
+(binomial on the discordant pairs) gives the p-value that the two are equally accurate. For the per-pair
+continuous metrics (repeatability, NN mAP, matching score, localisation error) the mean difference B - A gets a
+paired bootstrap 95% interval (pairs resampled together, fixed seed). A difference is "beyond noise" when p < 0.05
+(accuracy) or the interval excludes 0 (the others).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+CONTINUOUS = ("repeatability", "nn_map", "matching_score", "localization_error")
+
+
+def mcnemar_exact(a_only: int, b_only: int) -> float:
+    """Two-sided exact McNemar p-value: P(|X - n/2| >= |a_only - n/2|), X ~ Binomial(n = a_only + b_only, 1/2)."""
+    n = a_only + b_only
+    if n == 0:
+        return 1.0
+    k = min(a_only, b_only)
+    tail = sum(math.comb(n, i) for i in range(k + 1)) / 2.0**n
+    return min(1.0, 2.0 * tail)
+
+
+def paired_bootstrap(diff: np.ndarray, n_boot: int = 10000, seed: int = 0) -> tuple[float, float]:
+    """95% percentile interval of the mean of ``diff`` (per-pair B - A) over ``n_boot`` resamples of the pairs."""
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, len(diff), size=(n_boot, len(diff)))
+    means = diff[idx].mean(axis=1)
+    lo, hi = np.percentile(means, [2.5, 97.5])
+    return float(lo), float(hi)
+
+
+def _pairs(path: Path, method: int) -> tuple[str, dict[tuple[str, int], dict[str, Any]]]:
+    doc = json.loads(path.read_text())
+    results = doc.get("results")
+    if not isinstance(results, list) or not results:
+        raise ValueError(f"{path}: not a `superpoint-rt eval --json` file (no results)")
+    if not 0 <= method < len(results):
+        raise ValueError(f"{path}: method index {method} out of range (0..{len(results) - 1})")
+    r = results[method]
+    return str(r.get("method")), {(p["sequence"], int(p["k"])): p for p in r["pairs"]}
+
+
+def compare(
+    a: dict[tuple[str, int], dict[str, Any]], b: dict[tuple[str, int], dict[str, Any]], eps: list[float], kinds: str
+) -> dict[str, Any]:
+    """The paired statistics of B against A over the pairs whose kind is in ``kinds`` ("iv", "i" or "v")."""
+    if set(a) != set(b):
+        raise ValueError(f"the two runs have different pairs ({len(a)} vs {len(b)}): not the same benchmark")
+    keys = sorted(k for k in a if a[k]["kind"] in kinds)
+    out: dict[str, Any] = {"pairs": len(keys), "homography": {}, "continuous": {}}
+    for e in eps:
+        ca = np.array([a[k]["corner_error"] is not None and a[k]["corner_error"] <= e for k in keys])
+        cb = np.array([b[k]["corner_error"] is not None and b[k]["corner_error"] <= e for k in keys])
+        a_only, b_only = int((ca & ~cb).sum()), int((cb & ~ca).sum())
+        p = mcnemar_exact(a_only, b_only)
+        out["homography"][f"{e:g}"] = {
+            "a": round(float(ca.mean()), 4), "b": round(float(cb.mean()), 4), "a_only": a_only, "b_only": b_only,
+            "p_mcnemar": round(p, 4), "beyond_noise": p < 0.05,
+        }  # fmt: skip
+    for m in CONTINUOUS:
+        va = np.array([np.nan if a[k].get(m) is None else a[k][m] for k in keys], dtype=float)
+        vb = np.array([np.nan if b[k].get(m) is None else b[k][m] for k in keys], dtype=float)
+        ok = np.isfinite(va) & np.isfinite(vb)
+        if not ok.any():
+            continue
+        d = vb[ok] - va[ok]
+        lo, hi = paired_bootstrap(d)
+        out["continuous"][m] = {
+            "a": round(float(va[ok].mean()), 4), "b": round(float(vb[ok].mean()), 4),
+            "diff": round(float(d.mean()), 4), "ci95": [round(lo, 4), round(hi, 4)], "beyond_noise": lo > 0 or hi < 0,
+        }  # fmt: skip
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("a", type=Path, help="eval JSON of the baseline")
+    ap.add_argument("b", type=Path, help="eval JSON of the candidate")
+    ap.add_argument("--method-a", type=int, default=0, help="index of the method in A's results (default 0)")
+    ap.add_argument("--method-b", type=int, default=0, help="index of the method in B's results (default 0)")
+    ap.add_argument("--eps", type=float, nargs="+", default=[1.0, 3.0, 5.0])
+    ap.add_argument("--json", type=Path, help="write the comparison here")
+    args = ap.parse_args(argv)
+    try:
+        name_a, a = _pairs(args.a, args.method_a)
+        name_b, b = _pairs(args.b, args.method_b)
+        doc = {"a": f"{name_a} ({args.a.name})", "b": f"{name_b} ({args.b.name})"}
+        doc.update({kind: compare(a, b, args.eps, sel) for kind, sel in (("all", "iv"), ("i", "i"), ("v", "v"))})
+    except (OSError, KeyError, ValueError, json.JSONDecodeError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    print(f"A = {doc['a']}\nB = {doc['b']}")
+    for kind in ("all", "i", "v"):
+        r = doc[kind]
+        for e, h in r["homography"].items():
+            flag = "beyond noise" if h["beyond_noise"] else "noise"
+            print(f"[{kind}, {r['pairs']} pairs] hom. eps={e}: A {h['a']:.3f} B {h['b']:.3f} "
+                  f"(A only {h['a_only']}, B only {h['b_only']}, McNemar p={h['p_mcnemar']:.3f}: {flag})")  # fmt: skip
+        for m, c in r["continuous"].items():
+            flag = "beyond noise" if c["beyond_noise"] else "noise"
+            print(f"[{kind}] {m}: A {c['a']:.3f} B {c['b']:.3f} diff {c['diff']:+.4f} "
+                  f"95% CI [{c['ci95'][0]:+.4f}, {c['ci95'][1]:+.4f}]: {flag}")  # fmt: skip
+    if args.json:
+        args.json.write_text(json.dumps(doc, indent=1) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
