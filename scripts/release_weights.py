@@ -25,6 +25,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--checkpoint", type=Path, help="default: RUN_DIR/checkpoints/last.pt")
     ap.add_argument("--name", required=True, help="the weights' name in their metadata")
     ap.add_argument("--note", default="", help="one line for the metadata")
+    ap.add_argument("--licence", default="MIT (superpoint_rt)", help="the licence line of the metadata")
     ap.add_argument("--out", type=Path, required=True, help="output .npz")
     ap.add_argument("--onnx", type=Path, help="also write the FP32 ONNX export here")
     ap.add_argument("--no-int8", action="store_true", help="skip the INT8 IR (<out stem>_int8.xml)")
@@ -44,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
             "stage": state.get("stage"),
             "step": int(state.get("step", 0)),
             "train_hours": round(float(state.get("elapsed_s", 0.0)) / 3600.0, 2),
-            "licence": "MIT (superpoint_rt)",
+            "licence": args.licence,
             "note": args.note,
         }
     )
