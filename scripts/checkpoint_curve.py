@@ -48,12 +48,15 @@ def plot(rows: list[dict[str, Any]], out: Path, shipped: int | None) -> None:
         ax.plot(steps, [r[k] for r in rows], style, label=k.replace("homography@", "hom. eps="))
     if shipped is not None:
         ax.axvline(shipped, color="grey", lw=1)
-        ax.annotate("shipped", (shipped, 0.32), rotation=90, ha="right", color="grey")
+        xy = ("data", "axes fraction")
+        ax.annotate("shipped", (shipped, 0.02), xycoords=xy, rotation=90, ha="right", color="grey")
     pairs = rows[0]["pairs"]
     title = f"checkpoints on the training-photo benchmark ({pairs} pairs; one pair = {1 / pairs:.3f})"
-    ax.set(xlabel="SuperPoint-stage step", ylabel="score", ylim=(0.3, 0.8), title=title)
+    values = [r[k] for r in rows for k in METRICS[:5]]
+    ylim = (max(0.0, min(values) - 0.05), min(1.0, max(values) + 0.05))  # every point inside
+    ax.set(xlabel="SuperPoint-stage step", ylabel="score", ylim=ylim, title=title)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, ncol=3, loc="center")  # the empty band between eps=1 and the rest
+    ax.legend(fontsize=8, ncol=3, loc="best")
     fig.tight_layout()
     fig.savefig(out, dpi=110)
     plt.close(fig)
