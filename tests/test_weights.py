@@ -8,6 +8,7 @@ import pytest
 
 from superpoint_rt.network_spec import CONV_LAYERS, expected_state_dict_shapes
 from superpoint_rt.weights import (
+    PACKAGED_WEIGHTS,
     NoDefaultWeightsError,
     WeightsError,
     check_state_dict,
@@ -193,17 +194,11 @@ def test_packaged_names(monkeypatch, tmp_path):
 
 def test_v1_name_loads_the_step_4648_weights() -> None:
     """``superpoint-rt-v1`` names the step-4648 release (its metadata says so), today also the default."""
-    if not wmod_default_exists():
+    if not PACKAGED_WEIGHTS["superpoint-rt-v1"].exists():
         pytest.skip("this installation ships no default weights")
     v1 = load_weights("superpoint-rt-v1")
     assert v1.meta.get("step") == 4648, v1.meta
     assert v1.fingerprint == load_weights(None).fingerprint
-
-
-def wmod_default_exists() -> bool:
-    import superpoint_rt.weights as wmod
-
-    return wmod.PACKAGED_WEIGHTS["superpoint-rt-v1"].exists()
 
 
 def test_shipped_default_files_agree() -> None:

@@ -3,7 +3,8 @@
 On the CPU the better layout depends on the machine and precision: with BF16 on AMX / AVX512-BF16 the NHWC
 (channels-last) kernels are the fast ones, while on an AMD EPYC Zen 2 in FP32 oneDNN's channels-last
 convolution *backward* ran 2.5x slower than NCHW (64->64 3x3 at 240x320: 5.9 s vs 2.2 s for 8 images),
-which made a whole training step ~1.4x slower. ``channels_last: auto`` times the real network both ways.
+which made whole 2-process training steps 1.13x slower (bench/results/train_speed_zen2.json ``layout_ab``).
+``channels_last: auto`` times the real network both ways.
 """
 
 from __future__ import annotations

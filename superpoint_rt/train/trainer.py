@@ -336,19 +336,19 @@ class Trainer:
 
     def _append_csv(self, path: Path, row: dict[str, Any]) -> None:
         """Append ``row``; a file written with other columns is rewritten with the union of both (empty cells)."""
-        rows: list[dict[str, Any]] = []
         fields = list(row)
+        rows: list[dict[str, Any]] = []
         if path.is_file():
             with open(path, newline="") as f:
                 reader = csv.DictReader(f)
                 old = list(reader.fieldnames or [])
                 if old != fields:
                     rows = list(reader)
-                    fields = old + [k for k in fields if k not in old]
-            if not rows and old == fields:
+            if old == fields:  # the usual case
                 with open(path, "a", newline="") as f:
                     csv.DictWriter(f, fieldnames=fields).writerow(row)
                 return
+            fields = old + [k for k in fields if k not in old]
         with open(path, "w", newline="") as f:
             w = csv.DictWriter(f, fieldnames=fields, restval="")
             w.writeheader()
