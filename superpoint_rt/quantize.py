@@ -145,11 +145,20 @@ def packaged_int8_model(weights: Weights) -> Path | None:
 
 
 def calibration_files(spec: str, max_images: int) -> list[Path]:
-    """``"train-photos"`` (the training split of data/PHOTOS.md, never in a benchmark) or a folder / glob."""
+    """``"train-photos"`` (the training split of data/PHOTOS.md, never in a benchmark) or a folder / glob.
+
+    At most ``max_images``, evenly spaced over the sorted list, so that a tree of several photo sets (e.g.
+    ``../shared/photos/*/train``) is sampled from every set rather than from the first one alphabetically.
+    """
+    if max_images < 1:
+        raise ValueError(f"max_images must be >= 1, got {max_images}")
     if spec == "train-photos":
         from .eval.photos import list_photos
 
         files = list_photos("train")
     else:
         files = collect_images(spec)
-    return files[:max_images]
+    if len(files) <= max_images:
+        return files
+    last = len(files) - 1
+    return [files[round(i * last / max(max_images - 1, 1))] for i in range(max_images)]

@@ -23,8 +23,25 @@ def _calibration(tmp_path, n: int = 3) -> list[np.ndarray]:
         f = tmp_path / f"c{i}.png"
         cv2.imwrite(str(f), img)
         files.append(f)
-    assert qmod.calibration_files(str(tmp_path), 2) == files[:2]
+    assert qmod.calibration_files(str(tmp_path), 2) == [files[0], files[2]]  # first and last of three
     return qmod.calibration_batches(files, (64, 80), crops_per_image=1)
+
+
+def test_calibration_files_spread_over_sets(tmp_path) -> None:
+    # two "sets" of five photos each: 4 of 10 evenly spaced are indices 0, 3, 6, 9 (round(i * 9 / 3))
+    files = []
+    for d in ("a_set", "b_set"):
+        (tmp_path / d).mkdir()
+        for i in range(5):
+            f = tmp_path / d / f"{i}.png"
+            cv2.imwrite(str(f), np.zeros((8, 8), np.uint8))
+            files.append(f)
+    picked = qmod.calibration_files(str(tmp_path), 4)
+    assert picked == [files[0], files[3], files[6], files[9]]
+    assert {p.parent.name for p in picked} == {"a_set", "b_set"}
+    assert qmod.calibration_files(str(tmp_path), 50) == files
+    with pytest.raises(ValueError, match="max_images"):
+        qmod.calibration_files(str(tmp_path), 0)
 
 
 @pytest.fixture(scope="module")
