@@ -32,5 +32,10 @@ def register(subparsers: Any) -> None:
     p.add_argument("--output", required=True, help="output OpenVINO IR path (.xml)")
     p.add_argument("--size", default="480x640", help="calibration input HxW (default 480x640)")
     p.add_argument("--crops", type=int, default=4, help="random crops per photo (default 4)")
-    p.add_argument("--max-images", type=int, default=100, help="at most this many photos, evenly spaced over the sorted list (default 100)")
+    p.add_argument(
+        "--max-images",
+        type=int,
+        default=100,
+        help="at most this many photos, evenly spaced over the sorted list (default 100)",
+    )
     p.set_defaults(func=cmd_quantize)
