@@ -94,10 +94,12 @@ def test_tiny_run_network_efficiency_against_the_peak(tiny_result):
         assert r["network_gflop"] == pytest.approx(network_flops(64, 64, r["batch"]) / 1e9, abs=1e-4)
         assert r["peak_gflops"] == fp32_peak
         achieved = r["network_gflop"] / (r["p50_ms"] / 1e3)
-        assert r["achieved_gflops"] == pytest.approx(achieved, rel=1e-2)
-        assert r["efficiency"] == pytest.approx(achieved / fp32_peak, rel=1e-2)
+        # the record rounds GFLOP/s to 2 decimals and efficiencies to 3: a tiny 64x64 network on a loaded machine
+        # has efficiencies near 0.01, where that rounding alone exceeds 1 % (abs allows half a unit of the last place)
+        assert r["achieved_gflops"] == pytest.approx(achieved, rel=1e-2, abs=0.006)
+        assert r["efficiency"] == pytest.approx(achieved / fp32_peak, rel=1e-2, abs=6e-4)
         best = r["network_gflop"] / (r["min_ms"] / 1e3) / result["peak"]["precisions"]["fp32"]["gflops_max"]
-        assert r["efficiency_best"] == pytest.approx(best, rel=1e-2)
+        assert r["efficiency_best"] == pytest.approx(best, rel=1e-2, abs=6e-4)
     assert result["peak"]["passes"] == 2  # probed before and after the timed rounds
     assert len(result["summary"]["efficiency"]) == 4
 
