@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
-# How the packaged default weights (superpoint_rt/data/weights/superpoint_rt.npz) were made, stage by stage.
+# How the packaged weights were made, stage by stage: v1 (superpoint_rt_v1.npz, step 4648, stages 1-5) and v2, the
+# default (superpoint_rt.npz, step 12843, stages 6-8, which continue v1's run and need ../shared/photos).
 # Every stage resumes (--resume) and stops cleanly (--time-limit MIN, SIGTERM/SIGUSR1); our run went in chunks
 # on 2 CPU cores across sessions (see the weights card in docs/MODEL_CARD.md). Needs `pip install -e '.[train,eval]'` and
 # the training photos (data/PHOTOS.md):
 #   apt-get install plasma-workspace-wallpapers mate-backgrounds gnome-backgrounds ukui-wallpapers lomiri-wallpapers-16.04
 set -euo pipefail
 SP_STEPS=${SP_STEPS:-3000}         # end of SuperPoint phase 1 (first release)
-SP_STEPS_V2=${SP_STEPS_V2:-4648}   # the SuperPoint-stage step the current release was exported at (see the card)
+SP_STEPS_V2=${SP_STEPS_V2:-4648}   # the SuperPoint-stage step v1 was exported at (see the card)
+PHOTOS=${PHOTOS:-../shared/photos} # the research photo set v2 trains on (read there, never copied)
+TORCHRUN="env OMP_NUM_THREADS=1 torchrun --standalone --nproc-per-node 2 -m superpoint_rt.train superpoint"  # 2 cores
 
 # 1. MagicPoint on Synthetic Shapes: 3000 steps x 32 images, 120x160, Adam 1e-3, BF16 autocast
 superpoint-rt train magicpoint --config configs/magicpoint.yaml --run-dir train_runs/magicpoint --max-steps 3000
@@ -35,12 +38,47 @@ superpoint-rt train adapt --weights train_runs/superpoint/checkpoints/step_00030
 superpoint-rt train superpoint --config configs/superpoint_release_v2.yaml --run-dir train_runs/superpoint --resume \
     --max-steps "$SP_STEPS_V2"
 
-# 4. Package: batch norm folded -> .npz (+ ONNX), INT8 IR calibrated on the training photos
+# 4. Package v1: batch norm folded -> .npz, INT8 IR calibrated on the training photos (released under the name
+#    superpoint-rt, its metadata's name; packaged today as superpoint-rt-v1)
 python scripts/release_weights.py --run-dir train_runs/superpoint --name superpoint-rt \
-    --out superpoint_rt/data/weights/superpoint_rt.npz --onnx superpoint_rt/data/weights/superpoint_rt.onnx
+    --out superpoint_rt/data/weights/superpoint_rt_v1.npz
 
-# 5. The card's numbers
-superpoint-rt eval bundled --method superpoint orb sift --precision fp32 --json bench/results/eval_superpoint_rt_fp32.json
-superpoint-rt eval bundled --method superpoint --precision bf16 --json bench/results/eval_superpoint_rt_bf16.json
-superpoint-rt eval bundled --method superpoint --precision int8 --json bench/results/eval_superpoint_rt_int8.json
+# 5. v1's numbers
+superpoint-rt eval bundled --method superpoint orb sift --weights superpoint-rt-v1 --precision fp32 \
+    --json bench/results/eval_superpoint_rt_fp32.json
+superpoint-rt eval bundled --method superpoint --weights superpoint-rt-v1 --precision int8 \
+    --json bench/results/eval_superpoint_rt_int8.json
+
+# 6. The chain past v1 (none of it shipped on its own; docs/MODEL_CARD.md, "How v1's step was chosen"):
+#    phase 2 on to step 7964 (two processes from step 5655; Adam 3e-5 from 6000),
+superpoint-rt train superpoint --config configs/superpoint_release_v2.yaml --run-dir train_runs/superpoint --resume \
+    --max-steps 5655
+$TORCHRUN --config configs/superpoint_release_v2_2proc.yaml --run-dir train_runs/superpoint --resume --max-steps 7964
+#    phase 3: 2432 new crops labelled by step 7964 (48 warps), in a copy of the run dir,
+cp -r train_runs/superpoint train_runs/superpoint_v3
+python scripts/make_training_crops.py --out train_data/crops_v3 --per-photo 48 --include-rendered --per-rendered 16 --seed 3
+superpoint-rt train adapt --weights train_runs/superpoint/checkpoints/last.pt --images train_data/crops_v3 \
+    --out train_runs/adapt_v3 --num-homographies 48 --seed 3
+$TORCHRUN --config configs/superpoint_release_v3.yaml --run-dir train_runs/superpoint_v3 --resume --max-steps 10010
+#    phase 4: wider zooms between the two images of a pair, to step 12189.
+cp -r train_runs/superpoint_v3 train_runs/superpoint_v4
+$TORCHRUN --config configs/superpoint_release_v4_scale.yaml --run-dir train_runs/superpoint_v4 --resume --max-steps 12189
+
+# 7. v2: one crop per train-split photo of the shared set, labelled by v1 (32 warps, INT8), then 654 steps
+python scripts/make_training_crops.py --photos "$PHOTOS" --split train --out train_data/crops_photos \
+    --per-photo 1 --max-upscale 1.5 --seed 5
+superpoint-rt train adapt --weights superpoint-rt-v1 --images train_data/crops_photos --out train_runs/adapt_photos \
+    --num-homographies 32 --batch-size 16 --precision int8 --seed 5
+mkdir -p train_runs/superpoint_v2/checkpoints
+cp train_runs/superpoint_v4/checkpoints/last.pt train_runs/superpoint_v2/checkpoints/
+$TORCHRUN --config configs/superpoint_v2_photos.yaml --run-dir train_runs/superpoint_v2 --resume --max-steps 12843
+
+# 8. Package v2 (the default) and its INT8 IR, calibrated on 100 train-split photos evenly spaced over the sets
+python scripts/release_weights.py --run-dir train_runs/superpoint_v2 --name superpoint-rt --no-int8 \
+    --licence "MIT (superpoint_rt), with the training data's terms (docs/MODEL_CARD.md)" \
+    --out superpoint_rt/data/weights/superpoint_rt.npz --onnx superpoint_rt/data/weights/superpoint_rt.onnx
+superpoint-rt quantize --weights superpoint_rt/data/weights/superpoint_rt.npz --calib "$PHOTOS/*/train/*.jpg" \
+    --output superpoint_rt/data/weights/superpoint_rt_int8.xml
+superpoint-rt eval bundled --method superpoint --precision fp32 --json bench/results/eval_bundled_v2_step12843_fp32.json
+superpoint-rt eval bundled --method superpoint --precision int8 --json bench/results/eval_bundled_v2_step12843_int8.json
 superpoint-rt demo --output demo.mp4

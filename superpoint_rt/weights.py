@@ -36,8 +36,10 @@ DEFAULT_WEIGHTS = PACKAGE_WEIGHTS_DIR / "superpoint_rt.npz"
 #: Named weights shipped in the package, usable as ``weights="<name>"``. Interim ones are not the default.
 PACKAGED_WEIGHTS: dict[str, Path] = {
     "superpoint-rt": DEFAULT_WEIGHTS,
-    # the step-4648 weights by a name that keeps meaning them after a new default ships (docs/MODEL_CARD.md)
-    "superpoint-rt-v1": DEFAULT_WEIGHTS,
+    # versioned names keep meaning the same weights after a new default ships (docs/MODEL_CARD.md):
+    # v2 (step 12843, the default since 2026-12-02) and v1 (step 4648, the default before; its guarded INT8 IR ships)
+    "superpoint-rt-v2": DEFAULT_WEIGHTS,
+    "superpoint-rt-v1": PACKAGE_WEIGHTS_DIR / "superpoint_rt_v1.npz",
     "magicpoint-interim": PACKAGE_WEIGHTS_DIR / "magicpoint_interim.npz",
     "superpoint-interim": PACKAGE_WEIGHTS_DIR / "superpoint_interim.npz",
 }

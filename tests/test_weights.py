@@ -192,13 +192,20 @@ def test_packaged_names(monkeypatch, tmp_path):
         load_weights("magicpoint-interim")
 
 
-def test_v1_name_loads_the_step_4648_weights() -> None:
-    """``superpoint-rt-v1`` names the step-4648 release (its metadata says so), today also the default."""
-    if not PACKAGED_WEIGHTS["superpoint-rt-v1"].exists():
+def test_versioned_names_load_their_weights() -> None:
+    """``superpoint-rt-v1`` is the step-4648 release (the default before v2), ``superpoint-rt-v2`` the default
+    (step 12843); each carries its own guarded INT8 IR, tied to it by fingerprint."""
+    from superpoint_rt.backends.auto import guarded_int8_model
+
+    if not PACKAGED_WEIGHTS["superpoint-rt-v1"].exists() or not PACKAGED_WEIGHTS["superpoint-rt-v2"].exists():
         pytest.skip("this installation ships no default weights")
-    v1 = load_weights("superpoint-rt-v1")
+    v1, v2, default = load_weights("superpoint-rt-v1"), load_weights("superpoint-rt-v2"), load_weights(None)
     assert v1.meta.get("step") == 4648, v1.meta
-    assert v1.fingerprint == load_weights(None).fingerprint
+    assert v2.meta.get("step") == 12843, v2.meta
+    assert v2.fingerprint == default.fingerprint != v1.fingerprint
+    for w, ir in ((v1, "superpoint_rt_v1_int8.xml"), (v2, "superpoint_rt_int8.xml")):
+        path, why = guarded_int8_model(w)
+        assert path is not None and path.endswith(ir), why
 
 
 def test_shipped_default_files_agree() -> None:
