@@ -144,13 +144,21 @@ def cmd_info(args: argparse.Namespace) -> int:
         "cuda": cuda_available(),
     }
     weights = None
+    key = "weights" if args.weights else "default_weights"
     try:
-        from ..weights import load_weights
+        from ..weights import PACKAGED_WEIGHTS, load_weights
 
+        info["packaged_weights"] = {n: str(p) for n, p in PACKAGED_WEIGHTS.items() if p.is_file()}
         weights = load_weights(args.weights)
-        info["weights" if args.weights else "default_weights"] = weights.source
+        info[key] = weights.source
+        # which weights these are: the name and step in their metadata, and the content hash
+        info[key + "_meta"] = {
+            "name": weights.meta.get("name"),
+            "step": weights.meta.get("step"),
+            "fingerprint": weights.fingerprint,
+        }
     except Exception as e:
-        info["weights" if args.weights else "default_weights"] = f"none ({type(e).__name__}: {e})"
+        info[key] = f"none ({type(e).__name__}: {e})"
     try:
         info["auto"] = auto_choice(weights, caps=caps).as_dict()
     except Exception as e:

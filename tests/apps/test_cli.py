@@ -80,6 +80,12 @@ def test_info(capsys):
     assert auto["rule"] in ("amx", "bf16", "int8", "fp32") and auto["reason"] and auto["measured"]
     assert auto["precision"] in ("bf16", "int8", "fp32") and auto["backend"] in info["backends"]
     assert {"avx2", "amx", "native_bf16", "model"} <= set(info["cpu"])
+    if "default_weights_meta" in info:  # an installation with the packaged weights: which ones, by name
+        from superpoint_rt.weights import PACKAGED_WEIGHTS, load_weights
+
+        meta = info["default_weights_meta"]
+        assert meta["fingerprint"] == load_weights(None).fingerprint and meta["step"] is not None
+        assert set(info["packaged_weights"]) <= set(PACKAGED_WEIGHTS) and "superpoint-rt-v1" in info["packaged_weights"]
 
 
 def test_detect_multiscale(tmp_path, capsys, data_dir, weights_file):
