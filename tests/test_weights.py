@@ -223,6 +223,16 @@ def test_shipped_default_files_agree() -> None:
     assert w.meta["name"] == "superpoint-rt" and w.meta["stage"] == "superpoint"
     side = json.loads(DEFAULT_WEIGHTS.with_name("superpoint_rt_int8.json").read_text())
     assert side["weights_fingerprint"] == w.fingerprint
+    # the IR carries the metadata of the weights it was quantised from (rt_info): the shipped file's, not a draft's
+    import html
+    import re
+
+    xml = DEFAULT_WEIGHTS.with_name("superpoint_rt_int8.xml").read_text()
+    found = re.search(r'<superpoint_rt value="([^"]*)"', xml)
+    assert found is not None, "the INT8 IR lacks the weights' metadata"
+    ir_meta = json.loads(html.unescape(found.group(1)))
+    for key in ("name", "step", "licence", "note"):
+        assert ir_meta.get(key) == w.meta.get(key), key
     x = np.random.default_rng(0).random((1, 1, 64, 80), dtype=np.float32)
     shipped = ort.InferenceSession(str(DEFAULT_WEIGHTS.with_suffix(".onnx")), providers=["CPUExecutionProvider"])
     built = ort.InferenceSession(build_onnx(w).SerializeToString(), providers=["CPUExecutionProvider"])
