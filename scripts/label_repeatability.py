@@ -23,17 +23,11 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
 from superpoint_rt.eval.metrics import repeatability
+from superpoint_rt.eval.photos import evenly_spaced
 from superpoint_rt.sysinfo import cpu_description, versions
 from superpoint_rt.train.adaptation import AdaptationConfig, EngineHeatmap, adapt_image
 from superpoint_rt.train.images import list_images, load_image
 from superpoint_rt.weights import load_weights
-
-
-def evenly(paths: list[Path], k: int) -> list[Path]:
-    """``k`` paths evenly spaced over ``paths`` (all when fewer)."""
-    if k >= len(paths):
-        return list(paths)
-    return [paths[round(i * (len(paths) - 1) / max(k - 1, 1))] for i in range(k)]
 
 
 def main() -> int:
@@ -51,7 +45,7 @@ def main() -> int:
     args = ap.parse_args()
     size = (int(args.size[0]), int(args.size[1]))
     fn = EngineHeatmap(load_weights(args.weights), args.backend, args.precision)
-    crops = evenly(list_images(args.images), args.sample)
+    crops = evenly_spaced(list_images(args.images), args.sample)
     rows: dict[str, list[float]] = {f"{n}_vs_{args.reference}": [] for n in args.warps}
     rows[f"{args.reference}_vs_{args.reference}"] = []
     counts: dict[int, list[int]] = {n: [] for n in (*args.warps, args.reference)}

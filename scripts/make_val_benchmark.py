@@ -23,17 +23,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a check
 
 from superpoint_rt.eval.generate import make_benchmark
 from superpoint_rt.eval.hpatches import is_sequence_dir
-from superpoint_rt.eval.photos import list_manifest_photos
+from superpoint_rt.eval.photos import evenly_spaced, list_manifest_photos
 
 
 def pick(photos: list[Path], per_set: int) -> tuple[list[Path], list[Path]]:
     """2 * per_set photos evenly spaced over ``photos`` (all of them when fewer), split alternately into
     (viewpoint, illumination) so both kinds sample the whole set."""
-    n = min(len(photos), 2 * per_set)
-    if n == 0:
-        return [], []
-    idx = sorted({round(k * (len(photos) - 1) / max(n - 1, 1)) for k in range(n)})
-    chosen = [photos[i] for i in idx]
+    chosen = evenly_spaced(photos, 2 * per_set)
     return chosen[0::2], chosen[1::2]
 
 

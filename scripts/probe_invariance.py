@@ -23,7 +23,7 @@ from superpoint_rt.eval.invariance import (
     strength_axis,
 )
 from superpoint_rt.eval.methods import get_method
-from superpoint_rt.eval.photos import list_photos
+from superpoint_rt.eval.photos import evenly_spaced, list_photos
 from superpoint_rt.eval.runner import EvalConfig, evaluate
 from superpoint_rt.sysinfo import cpu_description
 
@@ -83,10 +83,8 @@ def main() -> int:
         ap.error("--num-photos must be >= 1")
 
     if not args.out.is_dir() or not any(args.out.iterdir()):
-        every = list_photos(args.photos)
-        n = min(args.num_photos, len(every))
         # evenly spaced over the split's list (which runs source by source): several packages, not one
-        photos = [every[round(i * (len(every) - 1) / max(n - 1, 1))] for i in range(n)]
+        photos = evenly_spaced(list_photos(args.photos), args.num_photos)
         written = make_invariance_benchmark(photos, args.out, seed=args.seed)
         print(f"wrote {len(written)} sequences ({len(photos)} photos x {len(LEVELS)} transforms) to {args.out}")
     curves: dict[str, dict[str, dict[str, list[float]]]] = {}

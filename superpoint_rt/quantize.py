@@ -152,13 +152,7 @@ def calibration_files(spec: str, max_images: int) -> list[Path]:
     """
     if max_images < 1:
         raise ValueError(f"max_images must be >= 1, got {max_images}")
-    if spec == "train-photos":
-        from .eval.photos import list_photos
+    from .eval.photos import evenly_spaced, list_photos
 
-        files = list_photos("train")
-    else:
-        files = collect_images(spec)
-    if len(files) <= max_images:
-        return files
-    last = len(files) - 1
-    return [files[round(i * last / max(max_images - 1, 1))] for i in range(max_images)]
+    files = list_photos("train") if spec == "train-photos" else collect_images(spec)
+    return evenly_spaced(files, max_images)

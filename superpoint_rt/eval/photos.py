@@ -17,8 +17,12 @@ from __future__ import annotations
 
 import importlib.util
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
+
+_T = TypeVar("_T")
 
 WALLPAPERS = Path("/usr/share/wallpapers")
 BACKGROUNDS = Path("/usr/share/backgrounds")
@@ -244,6 +248,15 @@ def list_photos(split: str, include_rendered: bool = False) -> list[Path]:
     if include_rendered:
         out += _rendered()
     return out
+
+
+def evenly_spaced(items: Sequence[_T], k: int) -> list[_T]:
+    """``k`` items evenly spaced over ``items``, first and last included (all of them when there are no more than
+    ``k``): index ``round(i * (len - 1) / (k - 1))``. Over a list that runs source by source (a photo tree, a
+    manifest) it samples every source rather than the first one."""
+    if k >= len(items):
+        return list(items)
+    return [items[round(i * (len(items) - 1) / max(k - 1, 1))] for i in range(k)]
 
 
 MANIFEST = "manifest.tsv"

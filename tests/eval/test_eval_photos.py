@@ -118,3 +118,13 @@ def test_name_lists_do_not_overlap() -> None:
     lists = [photos.LOMIRI_1604_PHOTOS, photos.LOMIRI_PHOTOS, photos.UKUI_RENDERED]
     names = [n for lst in lists for n in lst]
     assert len(names) == len(set(names))
+
+
+def test_evenly_spaced_hand_worked() -> None:
+    items = list(range(10))
+    assert photos.evenly_spaced(items, 4) == [0, 3, 6, 9]  # round(i * 9 / 3)
+    assert photos.evenly_spaced(items, 3) == [0, 4, 9]  # round(4.5) = 4 (banker's rounding, as before)
+    assert photos.evenly_spaced(items, 1) == [0]
+    assert photos.evenly_spaced(items, 0) == []
+    assert photos.evenly_spaced(items, 10) == items and photos.evenly_spaced(items, 50) == items
+    assert photos.evenly_spaced([], 3) == []
