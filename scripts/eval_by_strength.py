@@ -25,15 +25,18 @@ METRICS = ("homography", "repeatability", "nn_map")
 def by_pair_index(pairs: list[dict[str, Any]], kind: str, eps: float) -> dict[int, dict[str, float | int | None]]:
     """``{k: {"pairs": n, "homography": acc at eps, "repeatability": mean, "nn_map": mean}}`` over pairs of ``kind``.
 
-    ``homography`` is None where no pair of that k has a corner error (a detector-only run).
+    As in the evaluator's summary, a pair with descriptors (non-null ``nn_map``) whose corner error is null (the
+    JSON's spelling of a failed estimate: inf) counts as a miss; ``homography`` is None where no pair of that k
+    has descriptors (a detector-only run).
     """
     out: dict[int, dict[str, float | int | None]] = {}
     for k in sorted({int(p["k"]) for p in pairs if p["kind"] == kind}):
         ps = [p for p in pairs if p["kind"] == kind and int(p["k"]) == k]
-        errs = [p["corner_error"] for p in ps if p.get("corner_error") is not None]
+        errs = [p.get("corner_error") for p in ps if p.get("nn_map") is not None or p.get("corner_error") is not None]
+        hits = [e is not None and e <= eps for e in errs]
         row: dict[str, float | int | None] = {
             "pairs": len(ps),
-            "homography": sum(e <= eps for e in errs) / len(errs) if errs else None,
+            "homography": sum(hits) / len(hits) if hits else None,
         }
         for m in ("repeatability", "nn_map"):
             vals = [p[m] for p in ps if p.get(m) is not None]

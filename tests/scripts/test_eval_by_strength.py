@@ -22,7 +22,7 @@ PAIRS = [
     _pair("v_a", "v", 2, 1.0, 0.8, 0.6),
     _pair("v_b", "v", 2, 4.0, 0.6, 0.4),
     _pair("v_a", "v", 3, 2.9, 0.5, 0.3),
-    _pair("v_b", "v", 3, None, 0.3, 0.1),  # no corner error: left out of the accuracy only
+    _pair("v_b", "v", 3, None, 0.3, 0.1),  # null corner error with descriptors: a failed estimate, a miss
     _pair("i_a", "i", 2, 9.0, 0.1, 0.1),
 ]
 
@@ -32,13 +32,13 @@ def test_by_pair_index_hand_counted() -> None:
     t = m.by_pair_index(PAIRS, "v", 3.0)
     assert set(t) == {2, 3}
     assert t[2] == {"pairs": 2, "homography": 0.5, "repeatability": pytest.approx(0.7), "nn_map": pytest.approx(0.5)}
-    # k=3: one pair with an error (2.9 <= 3): accuracy 1/1; the means take both pairs
-    assert t[3]["pairs"] == 2 and t[3]["homography"] == 1.0
+    # k=3: 2.9 <= 3 hits, the failed estimate (null) misses: accuracy 1/2; the means take both pairs
+    assert t[3]["pairs"] == 2 and t[3]["homography"] == 0.5
     assert t[3]["repeatability"] == pytest.approx(0.4) and t[3]["nn_map"] == pytest.approx(0.2)
     assert m.by_pair_index(PAIRS, "v", 1.0)[2]["homography"] == 0.5  # 1.0 <= 1.0 counts
     ti = m.by_pair_index(PAIRS, "i", 3.0)
     assert set(ti) == {2} and ti[2]["homography"] == 0.0
-    detector_only = [dict(p, corner_error=None) for p in PAIRS]
+    detector_only = [dict(p, corner_error=None, nn_map=None) for p in PAIRS]
     assert m.by_pair_index(detector_only, "v", 3.0)[2]["homography"] is None
 
 
@@ -49,7 +49,7 @@ def test_cli_table_json_and_labels(tmp_path: Path, capsys: pytest.CaptureFixture
     out = tmp_path / "rows.json"
     assert m.main([str(run), "--json", str(out)]) == 0
     table = capsys.readouterr().out
-    assert "| orb | 0.50 / 0.70 / 0.50 | 1.00 / 0.40 / 0.20 |" in table
+    assert "| orb | 0.50 / 0.70 / 0.50 | 0.50 / 0.40 / 0.20 |" in table
     assert "| run[1] |" in table  # no name in the run: file stem and index
     rows = json.loads(out.read_text())["rows"]
     assert rows["orb"]["2"]["homography"] == 0.5
