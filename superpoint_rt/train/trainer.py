@@ -449,6 +449,8 @@ class Trainer:
             "end_step": self.step,
             "seconds": f"{time.perf_counter() - t0:.1f}",
             "cpu": cpu.get("cpu"),
+            # KVM guests often report a bare "AMD EPYC": family/model tell Zen 2 (23/49) from Zen 5 (26/2)
+            "cpu_id": f"family {cpu.get('cpu_family')} model {cpu.get('cpu_model')}",
             "cpu_flags": " ".join(fast) or "no AVX-512 / AMX",
             "precision": self.cfg.precision,
             "memory_format": "channels_last" if self.channels_last else "contiguous",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 from pathlib import Path
 
 import numpy as np
@@ -198,6 +199,7 @@ def test_each_chunk_records_its_steps_machine_and_precision(tmp_path: Path) -> N
     assert [(r["start_step"], r["end_step"]) for r in rows] == [("0", "2"), ("2", "4")]
     assert all(r["precision"] == "fp32" and r["cpu"] and r["processes"] == "1" for r in rows)
     assert all(float(r["seconds"]) >= 0 and r["cpu_flags"] for r in rows)
+    assert all(re.fullmatch(r"family \S+ model \S+", r["cpu_id"]) for r in rows)
 
 
 def test_cli_precision_override(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
