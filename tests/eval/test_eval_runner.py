@@ -110,6 +110,8 @@ def test_orb_end_to_end_on_a_tiny_generated_sequence(bench: Path, tmp_path: Path
     out = write_json([r], tmp_path / "r.json")
     data = json.loads(out.read_text())
     assert data["results"][0]["method"] == "orb" and len(data["results"][0]["pairs"]) == 10
+    env = data["results"][0]["environment"]  # the CPU a result was measured on (BF16/INT8 depend on it)
+    assert env["cpu"] and env["cpu_id"].startswith("family ") and isinstance(env["cpu_flags"], str)
     from superpoint_rt.eval.plots import write_plots
 
     paths = write_plots([r], tmp_path / "plots")
