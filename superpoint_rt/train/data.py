@@ -125,6 +125,14 @@ class SyntheticShapesBatches(StepBatches):
 
 
 def _worker_init(_worker_id: int) -> None:
+    """One thread per worker; SIGTERM/SIGUSR1 ignored. torchrun stops a rank by signalling its whole process group,
+    the loader's workers included: a worker that died of it made the rank fail with "DataLoader worker is killed"
+    instead of finishing its step with a checkpoint (the trainer's stop handler). The rank still ends its workers
+    when it exits, and a worker exits by itself when its rank dies."""
+    import signal
+
+    for sig in (signal.SIGTERM, signal.SIGUSR1):
+        signal.signal(sig, signal.SIG_IGN)
     torch.set_num_threads(1)
     cv2.setNumThreads(1)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 import re
 from pathlib import Path
 
@@ -295,3 +296,43 @@ def test_chunk_log_with_new_columns_keeps_old_rows(tmp_path: Path) -> None:
         rows = list(csv.DictReader(f))
     assert [r["end_step"] for r in rows] == ["2", "4", "6"]
     assert [r["memory_format"] for r in rows] == ["", "contiguous", "channels_last"]
+
+
+@pytest.mark.skipif(not hasattr(os, "killpg"), reason="needs POSIX process groups")
+def test_sigterm_to_the_process_group_ends_the_chunk_with_a_checkpoint(tmp_path: Path) -> None:
+    """torchrun stops a rank by SIGTERM to its process group (DataLoader workers included): the run must still
+    finish its step, checkpoint, record the chunk and exit 0, as ``--time-limit`` does."""
+    import csv
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    cfg = _tiny(max_steps=100000, checkpoint_every=100000)
+    cfg.data.num_workers = 1  # the case torchrun's signal used to break
+    save_config(cfg, tmp_path / "cfg.yaml")
+    run = tmp_path / "run"
+    cmd = [sys.executable, "-m", "superpoint_rt.train", "magicpoint", "--config", str(tmp_path / "cfg.yaml")]
+    proc = subprocess.Popen(
+        [*cmd, "--run-dir", str(run), "--no-progress"],
+        start_new_session=True,  # its own process group, as torchrun starts each rank
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while not (run / "train_log.csv").is_file() or len((run / "train_log.csv").read_text().splitlines()) < 3:
+            assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()[0][-2000:]
+            time.sleep(0.2)
+        os.killpg(proc.pid, signal.SIGTERM)
+        out, _ = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 0, out[-2000:]
+    with open(run / "chunks.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == 1 and int(rows[0]["end_step"]) >= 2
+    state = torch.load(run / "checkpoints" / "last.pt", map_location="cpu", weights_only=False)
+    assert state["step"] == int(rows[0]["end_step"])
