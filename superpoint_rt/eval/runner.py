@@ -127,17 +127,17 @@ class EvalResult:
 def _environment() -> dict[str, Any]:
     """Versions and the CPU a run was measured on (BF16/INT8 results depend on the CPU's native support; KVM
     guests often name only "AMD EPYC", so family/model and the deciding flags go with it)."""
-    from superpoint_rt.backends.auto import cpu_flags, cpuinfo
+    from superpoint_rt.backends.auto import cpu_flags, cpu_id, cpu_model
 
-    info, flags = cpuinfo(), cpu_flags()
+    flags = cpu_flags()
     fast = [k for k in ("avx2", "avx512f", "avx512_vnni", "avx512_bf16", "amx_bf16", "amx_int8") if k in flags]
     return {
         "python": platform.python_version(),
         "numpy": np.__version__,
         "opencv": cv2.__version__,
         "machine": platform.machine(),
-        "cpu": info.get("model name") or platform.processor() or platform.machine(),
-        "cpu_id": f"family {info.get('cpu family')} model {info.get('model')}",
+        "cpu": cpu_model(),
+        "cpu_id": cpu_id(),
         "cpu_flags": " ".join(fast),
     }
 

@@ -10,6 +10,7 @@ import pytest
 from cli_runner import run
 
 from superpoint_rt.apps.cli import main
+from superpoint_rt.backends.auto import RULES
 
 
 def test_help(capsys):
@@ -77,7 +78,7 @@ def test_info(capsys):
     assert "extension" in info and "backends" in info
     # what `auto` runs here, and why (superpoint_rt.backends.auto)
     auto = info["auto"]
-    assert auto["rule"] in ("amx", "bf16", "int8", "fp32") and auto["reason"] and auto["measured"]
+    assert auto["rule"] in {r.id for r in RULES} and auto["reason"] and auto["measured"]
     assert auto["precision"] in ("bf16", "int8", "fp32") and auto["backend"] in info["backends"]
     assert {"avx2", "amx", "native_bf16", "model"} <= set(info["cpu"])
     if "default_weights_meta" in info:  # an installation with the packaged weights: which ones, by name

@@ -12,6 +12,7 @@ ALL = ("openvino", "onnxruntime", "torch")
 ZEN2 = CpuCaps.from_flags({"avx", "avx2", "fma", "sse4_2"}, "AMD EPYC (Zen 2)")
 ZEN4 = CpuCaps.from_flags({"avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16"}, "AMD EPYC (Zen 4)")
 SPR = CpuCaps.from_flags({"avx2", "avx512f", "avx512_vnni", "avx512_bf16", "amx_tile", "amx_bf16", "amx_int8"})
+BF16_NO_VNNI = CpuCaps.from_flags({"avx2", "fma", "avx512f", "avx512_bf16"})
 ICELAKE = CpuCaps.from_flags({"avx2", "fma", "avx512f", "avx512_vnni"})
 OLD = CpuCaps.from_flags({"sse4_2", "avx"})
 
@@ -21,7 +22,9 @@ OLD = CpuCaps.from_flags({"sse4_2", "avx"})
     [
         (SPR, ALL, True, ("openvino", "bf16", "amx")),  # AMX: BF16 (INT8 against BF16 not measured there)
         (SPR, ALL, False, ("openvino", "bf16", "amx")),
-        (ZEN4, ALL, True, ("openvino", "bf16", "bf16")),  # native BF16 without AMX
+        (ZEN4, ALL, True, ("openvino", "int8", "vnni")),  # native BF16 + AVX512-VNNI + the guarded IR: INT8
+        (ZEN4, ALL, False, ("openvino", "bf16", "bf16")),  # ... without the IR (own weights): BF16
+        (BF16_NO_VNNI, ALL, True, ("openvino", "bf16", "bf16")),  # native BF16, no VNNI: BF16
         (ZEN2, ALL, True, ("openvino", "int8", "int8")),  # AVX2 only + the guarded IR: INT8
         (ICELAKE, ALL, True, ("openvino", "int8", "int8")),  # AVX-512 VNNI, no BF16: INT8
         (ZEN2, ALL, False, ("onnxruntime", "fp32", "fp32")),  # no IR: the faster FP32 engine (measured)
@@ -70,7 +73,7 @@ def test_caps_from_flags():
 
 
 def test_rule_ids_are_documented_in_order():
-    assert [r.id for r in RULES] == ["amx", "bf16", "int8", "fp32"]
+    assert [r.id for r in RULES] == ["amx", "vnni", "bf16", "int8", "fp32"]
     doc = auto.__doc__ or ""
     for r in RULES:
         assert f"\n{r.id} " in doc
