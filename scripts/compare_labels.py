@@ -71,9 +71,9 @@ def main() -> int:
     ap.add_argument("--eps", type=float, default=3.0, help="match distance in px (default 3)")
     ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args()
-    size = label_size(args.a)
-    if label_size(args.b) != size:
-        raise SystemExit(f"label sizes differ: {args.a} {size}, {args.b} {label_size(args.b)}")
+    size, size_b = label_size(args.a), label_size(args.b)
+    if size_b != size:
+        raise SystemExit(f"label sizes differ: {args.a} {size}, {args.b} {size_b}")
     out = {"a": str(args.a), "b": str(args.b), "size": list(size), "eps": args.eps}
     out.update(compare(load_labels(args.a), load_labels(args.b), size, args.eps))
     print(

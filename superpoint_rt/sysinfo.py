@@ -16,7 +16,7 @@ __all__ = ["cpu_description", "machine_load", "versions"]
 def cpu_description() -> dict[str, Any]:
     """CPU model string, family/model numbers and the flags that decide the fast paths (AVX2, FMA, AVX-512, VNNI,
     AVX512-BF16, AMX), plus what ``backend="auto"`` runs on it (:mod:`superpoint_rt.backends.auto`)."""
-    from .backends.auto import cpu_flags, cpu_model, cpuinfo
+    from .backends.auto import cpu_flags, cpu_id, cpu_model, cpuinfo
 
     flags = cpu_flags()
     ids = cpuinfo()
@@ -24,6 +24,7 @@ def cpu_description() -> dict[str, Any]:
         "cpu": cpu_model(),
         "cpu_family": ids.get("cpu family"),
         "cpu_model": ids.get("model"),
+        "cpu_id": cpu_id(),
         "cpu_mhz": ids.get("cpu MHz"),
         "machine": platform.machine(),
         "cpu_count": os.cpu_count(),

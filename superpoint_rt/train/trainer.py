@@ -439,7 +439,6 @@ class Trainer:
     def chunk_record(self, start_step: int, started: str, t0: float) -> dict[str, Any]:
         """One row of ``<run_dir>/chunks.csv``: the steps this process ran and the machine and precision they ran
         on (chunks of one run may run on different CPUs)."""
-        from superpoint_rt.backends.auto import cpu_id
         from superpoint_rt.sysinfo import cpu_description
 
         cpu = cpu_description()
@@ -450,7 +449,7 @@ class Trainer:
             "end_step": self.step,
             "seconds": f"{time.perf_counter() - t0:.1f}",
             "cpu": cpu.get("cpu"),
-            "cpu_id": cpu_id(),
+            "cpu_id": cpu.get("cpu_id"),
             "cpu_flags": " ".join(fast) or "no AVX-512 / AMX",
             "precision": self.cfg.precision,
             "memory_format": "channels_last" if self.channels_last else "contiguous",
