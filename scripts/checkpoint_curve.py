@@ -3,8 +3,9 @@
     superpoint-rt eval BENCH --method superpoint --precision bf16 --weights CKPT --json evals/step_N.json   # per ckpt
     python scripts/checkpoint_curve.py evals/step_*.json --json curve.json --plot curve.png [--shipped 4648]
 
-The step is read from each file name (the last integer in it). Only the "all" summary row is used; files with a
-different pair count than the first are refused (they are not the same benchmark).
+The step is read from each file name (the last integer in it). Only the "all" summary row is used, plus the
+homography AUC at 5 px computed from the per-pair corner errors (so older files without it in their summary work
+too); files with a different pair count than the first are refused (they are not the same benchmark).
 """
 
 from __future__ import annotations
@@ -16,9 +17,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
+
+from superpoint_rt.eval.metrics import homography_auc
 from superpoint_rt.sysinfo import cpu_description
 
 METRICS = ("homography@1", "homography@3", "homography@5", "repeatability", "nn_map", "matching_score")
+AUC = "homography_auc@5"
 
 
 def read_rows(paths: list[Path]) -> list[dict[str, Any]]:
@@ -28,8 +33,11 @@ def read_rows(paths: list[Path]) -> list[dict[str, Any]]:
         found = re.findall(r"\d+", p.stem)
         if not found:
             raise ValueError(f"{p}: no step number in the file name")
-        summary = json.loads(p.read_text())["results"][0]["summary"]["all"]
-        rows.append({"step": int(found[-1]), "pairs": summary["pairs"], **{k: round(summary[k], 4) for k in METRICS}})
+        result = json.loads(p.read_text())["results"][0]
+        summary = result["summary"]["all"]
+        auc = homography_auc([q["corner_error"] for q in result["pairs"]], 5.0)
+        row = {"step": int(found[-1]), "pairs": summary["pairs"], **{k: round(summary[k], 4) for k in METRICS}}
+        rows.append({**row, AUC: round(auc, 4)})
     rows.sort(key=lambda r: r["step"])
     if len({r["pairs"] for r in rows}) > 1:
         raise ValueError(f"different pair counts {sorted({r['pairs'] for r in rows})}: not the same benchmark")
@@ -44,15 +52,17 @@ def plot(rows: list[dict[str, Any]], out: Path, shipped: int | None) -> None:
 
     steps = [r["step"] for r in rows]
     fig, ax = plt.subplots(figsize=(8, 4.2))
-    for k, style in zip(METRICS[:5], ("o-", "s-", "^-", "d--", "x:")):
-        ax.plot(steps, [r[k] for r in rows], style, label=k.replace("homography@", "hom. eps="))
+    shown = (*METRICS[:5], AUC)
+    for k, style in zip(shown, ("o-", "s-", "^-", "d--", "x:", "k*-")):
+        label = "hom. AUC@5px" if k == AUC else k.replace("homography@", "hom. eps=")
+        ax.plot(steps, [r[k] for r in rows], style, label=label)
     if shipped is not None:
         ax.axvline(shipped, color="grey", lw=1)
         xy = ("data", "axes fraction")
         ax.annotate("shipped", (shipped, 0.02), xycoords=xy, rotation=90, ha="right", color="grey")
     pairs = rows[0]["pairs"]
     title = f"checkpoints on the training-photo benchmark ({pairs} pairs; one pair = {1 / pairs:.3f})"
-    values = [r[k] for r in rows for k in METRICS[:5]]
+    values = [r[k] for r in rows for k in shown]
     ylim = (max(0.0, min(values) - 0.05), min(1.0, max(values) + 0.05))  # every point inside
     ax.set(xlabel="SuperPoint-stage step", ylabel="score", ylim=ylim, title=title)
     ax.grid(alpha=0.3)

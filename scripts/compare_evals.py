@@ -1,13 +1,15 @@
 #!/usr/bin/env python
 """Is B better than A beyond noise? A paired comparison of two ``superpoint-rt eval --json`` runs on the same pairs.
 
-    python scripts/compare_evals.py A.json B.json [--method-a 0] [--method-b 0] [--eps 3] [--json out.json]
+    python scripts/compare_evals.py A.json B.json [--method-a 0] [--method-b 0] [--eps 3] [--auc-eps 5] \
+        [--json out.json]
 
 Both files must hold the same benchmark (the same sequence/pair list). For homography accuracy at each ε the pairs
 are matched one to one: ``a_only`` pairs only A gets right, ``b_only`` only B; the exact two-sided McNemar test
-(binomial on the discordant pairs) gives the p-value that the two are equally accurate. For the per-pair
-continuous metrics (repeatability, NN mAP, matching score, localisation error) the mean difference B - A gets a
-paired bootstrap 95% interval (pairs resampled together, fixed seed). A difference is "beyond noise" when p < 0.05
+(binomial on the discordant pairs) gives the p-value that the two are equally accurate. For the per-pair continuous
+metrics (repeatability, NN mAP, matching score, localisation error, and each pair's share of the homography AUC at
+``--auc-eps`` px, ``max(0, 1 - corner error / T)``, smoother than accuracy at one ε) the mean difference B - A gets
+a paired bootstrap 95% interval (pairs resampled together, fixed seed). A difference is "beyond noise" when p < 0.05
 (accuracy) or the interval excludes 0 (the others).
 """
 
@@ -21,6 +23,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
+
+from superpoint_rt.eval.metrics import auc_score
 
 CONTINUOUS = ("repeatability", "nn_map", "matching_score", "localization_error")
 
@@ -56,9 +62,14 @@ def _pairs(path: Path, method: int) -> tuple[str, dict[tuple[str, int], dict[str
 
 
 def compare(
-    a: dict[tuple[str, int], dict[str, Any]], b: dict[tuple[str, int], dict[str, Any]], eps: list[float], kinds: str
+    a: dict[tuple[str, int], dict[str, Any]],
+    b: dict[tuple[str, int], dict[str, Any]],
+    eps: list[float],
+    kinds: str,
+    auc_eps: float = 5.0,
 ) -> dict[str, Any]:
-    """The paired statistics of B against A over the pairs whose kind is in ``kinds`` ("iv", "i" or "v")."""
+    """The paired statistics of B against A over the pairs whose kind is in ``kinds`` ("iv", "i" or "v");
+    ``continuous["homography_auc"]`` is the homography AUC at ``auc_eps`` px."""
     if set(a) != set(b):
         raise ValueError(f"the two runs have different pairs ({len(a)} vs {len(b)}): not the same benchmark")
     keys = sorted(k for k in a if a[k]["kind"] in kinds)
@@ -72,9 +83,13 @@ def compare(
             "a": round(float(ca.mean()), 4), "b": round(float(cb.mean()), 4), "a_only": a_only, "b_only": b_only,
             "p_mcnemar": round(p, 4), "beyond_noise": p < 0.05,
         }  # fmt: skip
-    for m in CONTINUOUS:
-        va = np.array([np.nan if a[k].get(m) is None else a[k][m] for k in keys], dtype=float)
-        vb = np.array([np.nan if b[k].get(m) is None else b[k][m] for k in keys], dtype=float)
+    for m in (*CONTINUOUS, "homography_auc"):
+        if m == "homography_auc":
+            va = np.array([auc_score(a[k]["corner_error"], auc_eps) for k in keys], dtype=float)
+            vb = np.array([auc_score(b[k]["corner_error"], auc_eps) for k in keys], dtype=float)
+        else:
+            va = np.array([np.nan if a[k].get(m) is None else a[k][m] for k in keys], dtype=float)
+            vb = np.array([np.nan if b[k].get(m) is None else b[k][m] for k in keys], dtype=float)
         ok = np.isfinite(va) & np.isfinite(vb)
         if not ok.any():
             continue
@@ -94,13 +109,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--method-a", type=int, default=0, help="index of the method in A's results (default 0)")
     ap.add_argument("--method-b", type=int, default=0, help="index of the method in B's results (default 0)")
     ap.add_argument("--eps", type=float, nargs="+", default=[1.0, 3.0, 5.0])
+    ap.add_argument("--auc-eps", type=float, default=5.0, help="homography AUC up to this many px (default 5)")
     ap.add_argument("--json", type=Path, help="write the comparison here")
     args = ap.parse_args(argv)
+    if not args.auc_eps > 0:
+        ap.error("--auc-eps must be > 0")
     try:
         name_a, a = _pairs(args.a, args.method_a)
         name_b, b = _pairs(args.b, args.method_b)
         doc = {"a": f"{name_a} ({args.a.name})", "b": f"{name_b} ({args.b.name})"}
-        doc.update({kind: compare(a, b, args.eps, sel) for kind, sel in (("all", "iv"), ("i", "i"), ("v", "v"))})
+        doc["auc_eps"] = args.auc_eps
+        for kind, sel in (("all", "iv"), ("i", "i"), ("v", "v")):
+            doc[kind] = compare(a, b, args.eps, sel, args.auc_eps)
     except (OSError, KeyError, ValueError, json.JSONDecodeError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

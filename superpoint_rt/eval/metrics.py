@@ -23,6 +23,9 @@ Definitions (written for this project; they follow the paper's appendix and rpau
 * homography: mutual NN matches among all points, ``cv2.findHomography(RANSAC, 3 px)``; error = mean
   distance between the 4 image-1 corners warped by the estimate and by the ground truth; ``inf`` when
   the estimate fails. Correct at ``eps`` when the error is ``<= eps``.
+* homography AUC at ``T`` px: the area under the accuracy-vs-threshold curve on ``[0, T]`` divided by ``T``
+  (SuperGlue's AUC@5/10). It equals the mean over pairs of ``max(0, 1 - error / T)``, so it is smooth in the
+  errors where accuracy at one ε flips with every pair that crosses it.
 """
 
 from __future__ import annotations
@@ -367,6 +370,28 @@ def estimate_homography(
     if mask is not None:
         inliers = mask.ravel().astype(bool)
     return HomographyEstimate(h, matches, inliers, corner_error(h, truth, shape))
+
+
+def auc_score(error: float | None, max_eps: float) -> float:
+    """One pair's share of the homography AUC at ``max_eps`` px: ``max(0, 1 - error / max_eps)``; 0 for a failed
+    estimate (error inf, or None as in the JSON files)."""
+    if not max_eps > 0:
+        raise ValueError(f"max_eps must be > 0, got {max_eps}")
+    if error is None or not np.isfinite(error):
+        return 0.0
+    if error < 0:
+        raise ValueError(f"corner error must be >= 0, got {error}")
+    return max(0.0, 1.0 - float(error) / max_eps)
+
+
+def homography_auc(errors: list[float | None] | np.ndarray, max_eps: float = 5.0) -> float:
+    """Area under the fraction-of-pairs-with-error-<=-t curve for t in [0, max_eps], divided by max_eps.
+
+    ``errors``: per-pair mean corner errors in px (inf or None: failed). Empty input raises ``ValueError``.
+    """
+    if len(errors) == 0:
+        raise ValueError("homography_auc needs at least one pair")
+    return float(np.mean([auc_score(e, max_eps) for e in errors]))
 
 
 def homography_correct(error: float, eps: float) -> bool:

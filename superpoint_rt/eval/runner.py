@@ -102,6 +102,11 @@ class EvalResult:
             row: dict[str, Any] = {"pairs": len(ps)}
             for e in self.config.hom_eps:
                 row[f"homography@{e:g}"] = self.homography_accuracy(e, g)
+            auc_eps = max(self.config.hom_eps)
+            errs = [p.corner_error for p in ps if p.corner_error is not None]
+            row[f"homography_auc@{auc_eps:g}"] = (
+                M.homography_auc(errs, auc_eps) if self.has_descriptors and errs else None
+            )
             row["repeatability"] = _nanmean([p.repeatability for p in ps])
             row["localization_error"] = _nanmean([p.localization_error for p in ps])
             row["nn_map"] = _nanmean([p.nn_map for p in ps]) if self.has_descriptors else None

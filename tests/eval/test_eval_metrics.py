@@ -189,6 +189,25 @@ def test_failed_estimate_counts_as_wrong() -> None:
     assert est.homography is None and est.error == float("inf")
 
 
+def test_homography_auc_equals_the_integral_of_the_accuracy_curve() -> None:
+    rng = np.random.default_rng(3)
+    errors = [*rng.uniform(0, 8, 40), float("inf"), None, 0.0, 5.0]
+    # oracle: accuracy(t) = fraction of pairs with error <= t, integrated on a fine grid over [0, 5] by trapezoids
+    finite = np.array([e if e is not None else np.inf for e in errors])
+    t = np.linspace(0, 5, 200001)
+    acc = (finite[None, :] <= t[:, None]).mean(axis=1)
+    oracle = float(np.sum((acc[1:] + acc[:-1]) / 2 * np.diff(t)) / 5)
+    assert M.homography_auc(errors, 5.0) == pytest.approx(oracle, abs=1e-4)
+    assert M.homography_auc([0.0, 0.0]) == 1.0 and M.homography_auc([None, 7.0]) == 0.0
+    assert M.auc_score(1.0, 4.0) == 0.75
+    with pytest.raises(ValueError, match="at least one"):
+        M.homography_auc([])
+    with pytest.raises(ValueError, match="max_eps"):
+        M.auc_score(1.0, 0.0)
+    with pytest.raises(ValueError, match=">= 0"):
+        M.auc_score(-1.0, 5.0)
+
+
 def test_estimate_homography_recovers_the_truth() -> None:
     rng = np.random.default_rng(2)
     truth = np.array([[0.95, 0.05, 4.0], [-0.03, 1.02, -6.0], [1e-4, -2e-4, 1.0]])

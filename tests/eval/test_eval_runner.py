@@ -104,6 +104,9 @@ def test_orb_end_to_end_on_a_tiny_generated_sequence(bench: Path, tmp_path: Path
         for key in ("repeatability", "nn_map", "matching_score", "homography@1", "homography@3", "homography@5"):
             assert 0.0 <= g[key] <= 1.0, key
         assert g["homography@1"] <= g["homography@3"] <= g["homography@5"]
+    # AUC at 5 px from the pair errors by hand: mean of max(0, 1 - e / 5), failures 0
+    errs = [p.corner_error for p in r.pairs]
+    assert s["all"]["homography_auc@5"] == pytest.approx(np.mean([max(0.0, 1 - e / 5) for e in errs]))
     assert s["i"]["homography@5"] >= 0.6  # identity geometry, mild photometric change: ORB mostly succeeds
     table = markdown_table([r])
     assert table.count("\n") == 5 and "| orb | v | 5 |" in table

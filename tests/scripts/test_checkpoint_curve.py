@@ -15,10 +15,11 @@ def _load():  # type: ignore[no-untyped-def]
     return load_script("checkpoint_curve")
 
 
-def _eval_json(path: Path, pairs: int, value: float) -> Path:
+def _eval_json(path: Path, pairs: int, value: float, errors: tuple[float | None, ...] = (1.0,)) -> Path:
     keys = ("homography@1", "homography@3", "homography@5", "repeatability", "nn_map", "matching_score")
     row = {"pairs": pairs, **{k: value + i / 100 for i, k in enumerate(keys)}}
-    path.write_text(json.dumps({"results": [{"summary": {"all": row, "i": {"pairs": 1}}}]}))
+    per_pair = [{"corner_error": e} for e in errors]
+    path.write_text(json.dumps({"results": [{"summary": {"all": row, "i": {"pairs": 1}}, "pairs": per_pair}]}))
     return path
 
 
@@ -31,6 +32,15 @@ def test_rows_follow_the_step_in_the_name(tmp_path: Path) -> None:
     out = tmp_path / "c.json"
     assert mod.main([*map(str, files), "--json", str(out), "--shipped", "900"]) == 0
     assert json.loads(out.read_text())["rows"] == rows
+
+
+def test_auc_comes_from_the_per_pair_corner_errors(tmp_path: Path) -> None:
+    mod = _load()
+    # hand-worked AUC at 5 px: pairs contribute 1 - e/5, failures (null) and errors >= 5 px nothing
+    f = _eval_json(tmp_path / "step_7.json", 4, 0.5, errors=(0.0, 2.5, None, 12.0))
+    (row,) = mod.read_rows([f])
+    assert row["homography_auc@5"] == pytest.approx((1.0 + 0.5) / 4)
+    assert mod.main([str(f), "--plot", str(tmp_path / "c.png")]) == 0 and (tmp_path / "c.png").stat().st_size > 0
 
 
 def test_mixed_benchmarks_and_unnamed_steps_are_refused(tmp_path: Path) -> None:

@@ -59,6 +59,13 @@ def test_cli_counts_discordant_pairs(tmp_path: Path, capsys: pytest.CaptureFixtu
     rep = doc["all"]["continuous"]["repeatability"]
     assert rep["diff"] == pytest.approx(0.1) and rep["beyond_noise"]
     assert "McNemar" in capsys.readouterr().out
+    # AUC at 5 px by hand: A = (10 * (1 - 1/5)) / 20 = 0.4; B = (8 * 0.8 + 8 * 0.6 + 1 * 0.2) / 20 = 0.57
+    auc = doc["all"]["continuous"]["homography_auc"]
+    assert doc["auc_eps"] == 5.0 and auc["a"] == pytest.approx(0.4) and auc["b"] == pytest.approx(0.57)
+    assert auc["diff"] == pytest.approx(0.17)
+    assert m.main([str(a), str(b), "--auc-eps", "10", "--json", str(out)]) == 0
+    # at 10 px: A = (10 * 0.9 + 10 * 0.1) / 20 = 0.5
+    assert json.loads(out.read_text())["all"]["continuous"]["homography_auc"]["a"] == pytest.approx(0.5)
 
 
 def test_different_benchmarks_are_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
