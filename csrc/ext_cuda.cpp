@@ -83,7 +83,7 @@ sp::PostprocessParams make_params(int64_t batch, int64_t hc, int64_t wc, int64_t
                                   double conf_threshold, int64_t nms_radius, int64_t border,
                                   int64_t max_keypoints, int64_t valid_h, int64_t valid_w,
                                   const std::string& interpolation, const std::string& convention,
-                                  int grid_sweeps) {
+                                  int grid_sweeps, bool subpixel = false) {
   sp::PostprocessParams p{};
   p.batch = batch;
   p.hc = hc;
@@ -98,6 +98,7 @@ sp::PostprocessParams make_params(int64_t batch, int64_t hc, int64_t wc, int64_t
   p.interpolation = parse_interp(interpolation);
   p.convention = parse_conv(convention);
   p.grid_sweeps = grid_sweeps;
+  p.subpixel = subpixel;
   sp::check_postprocess_params(p);
   return p;
 }
@@ -108,7 +109,7 @@ py::dict postprocess_grid_cpu(const py::object& logits_obj, const py::object& co
                               double conf_threshold, int64_t nms_radius, int64_t border,
                               int64_t max_keypoints, int64_t valid_h, int64_t valid_w,
                               const std::string& interpolation, const std::string& convention,
-                              const std::string& schedule) {
+                              const std::string& schedule, bool subpixel) {
   bool lf16, cf16;
   py::array logits = checked(logits_obj, "logits", true, 4, &lf16);
   py::array coarse = checked(coarse_obj, "coarse", true, 4, &cf16);
@@ -119,7 +120,7 @@ py::dict postprocess_grid_cpu(const py::object& logits_obj, const py::object& co
   }
   const sp::PostprocessParams p =
       make_params(b, hc, wc, coarse.shape(1), conf_threshold, nms_radius, border, max_keypoints,
-                  valid_h, valid_w, interpolation, convention, 2);
+                  valid_h, valid_w, interpolation, convention, 2, subpixel);
   const sp::NmsSchedule sched = parse_schedule(schedule);
   const int64_t k = p.k_out(), c = p.channels, h = p.height(), w = p.width();
   py::array_t<float> heat({b, h, w});
@@ -213,10 +214,10 @@ void postprocess_cuda(uintptr_t logits, bool logits_f16, uintptr_t coarse, bool 
                       const std::string& interpolation, const std::string& convention,
                       uintptr_t workspace, int64_t workspace_bytes, uintptr_t keypoints,
                       uintptr_t scores, uintptr_t descriptors, uintptr_t counts, uintptr_t error,
-                      uintptr_t stream, int grid_sweeps) {
+                      uintptr_t stream, int grid_sweeps, bool subpixel) {
   const sp::PostprocessParams p =
       make_params(batch, hc, wc, channels, conf_threshold, nms_radius, border, max_keypoints,
-                  valid_h, valid_w, interpolation, convention, grid_sweeps);
+                  valid_h, valid_w, interpolation, convention, grid_sweeps, subpixel);
   if (logits == 0 || coarse == 0 || workspace == 0 || keypoints == 0 || scores == 0 ||
       descriptors == 0 || counts == 0 || error == 0) {
     throw std::invalid_argument("postprocess_cuda: null pointer");
@@ -257,7 +258,7 @@ void register_cuda_ops(py::module_& m) {
         py::arg("conf_threshold"), py::arg("nms_radius"), py::arg("border"),
         py::arg("max_keypoints") = -1, py::arg("valid_h") = -1, py::arg("valid_w") = -1,
         py::arg("interpolation") = "bilinear", py::arg("convention") = "center",
-        py::arg("schedule") = "raster",
+        py::arg("schedule") = "raster", py::arg("subpixel") = false,
         "CPU twin of postprocess_cuda: logits (B,65,Hc,Wc), coarse (B,C,Hc,Wc) float32/float16 -> "
         "dict(keypoints (B,K,2), scores (B,K), descriptors (B,K,C), counts (B,), heat, state)");
   m.def("nms_grid_cpu", &nms_grid_cpu, py::arg("heat"), py::arg("conf_threshold"),
@@ -281,6 +282,7 @@ void register_cuda_ops(py::module_& m) {
         py::arg("convention"), py::arg("workspace"), py::arg("workspace_bytes"),
         py::arg("keypoints"), py::arg("scores"), py::arg("descriptors"), py::arg("counts"),
         py::arg("error"), py::arg("stream"), py::arg("grid_sweeps") = 2,
+        py::arg("subpixel") = false,
         "enqueue the whole post-processing on `stream` (device pointers as ints); no sync");
   m.def("cuda_info", &cuda_info, "dict(device_count, driver_version, runtime_version)");
 #endif

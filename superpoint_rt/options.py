@@ -86,9 +86,7 @@ class SuperPointOptions:
     border: int = _opt(4, "drop points closer than this to the image border (after NMS)", DETECTION)
     max_keypoints: int | None = _opt(None, "keep the top-k by score (None: all)", DETECTION)
     interpolation: str = _opt("bilinear", "descriptor sampling", DETECTION, choices=INTERPOLATIONS)
-    subpixel: bool = _opt(
-        False, "refine keypoints to the vertex of the heatmap's local quadratic fit (CPU path)", DETECTION
-    )
+    subpixel: bool = _opt(False, "refine keypoints to the vertex of the heatmap's local quadratic fit", DETECTION)
     convention: str | None = _opt(
         None,
         "where pixel x reads the coarse descriptors; None = what the weights record",
@@ -132,8 +130,6 @@ class SuperPointOptions:
         put("subpixel", bool(self.subpixel))
         put("scales", tuple(float(s) for s in check_scales(self.scales)))
         on_gpu = self.backend == "tensorrt" or (self.device is not None and self.device.startswith("cuda"))
-        if on_gpu and self.subpixel:
-            raise ValueError("subpixel=True runs on the CPU path only (not yet in the CUDA post-processing)")
         if on_gpu and self.scales != (1.0,):
             raise ValueError("multi-scale detection (scales) runs on the CPU path only (not yet on the GPU)")
 

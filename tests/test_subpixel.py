@@ -62,6 +62,3 @@ def test_api_subpixel_moves_points_within_half_a_pixel() -> None:
     assert np.all(np.abs(b.keypoints - a.keypoints) <= 0.5)
     assert np.any(b.keypoints != np.rint(b.keypoints))
     np.testing.assert_allclose(np.linalg.norm(b.descriptors, axis=1), 1.0, atol=1e-5)
-    with pytest.raises(ValueError, match="CPU path"), warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        SuperPoint("random", backend="tensorrt", subpixel=True)

@@ -6,6 +6,7 @@
 #include "heatmap/heatmap_grid_launch.h"
 #include "postprocess/postprocess.h"
 #include "sample_descriptors/sample_descriptors_grid_launch.h"
+#include "subpixel/subpixel_grid_launch.h"
 
 namespace sp {
 namespace {
@@ -66,6 +67,10 @@ int postprocess_cuda(const void* logits, bool logits_f16, const void* coarse, bo
   if (err == 0) {
     err = detect_cuda(s.heat, s.state, p.detect_shape(), s.detect, s.detect_bytes, keypoints,
                       scores, counts, stream);
+  }
+  if (err == 0 && p.subpixel) {
+    err = subpixel_cuda(s.heat, keypoints, counts, p.batch, p.height(), p.width(), p.valid_h,
+                        p.valid_w, p.k_out(), stream);
   }
   if (err == 0) {
     err = sample_descriptors_cuda(coarse, coarse_f16, keypoints, counts, p.batch, p.channels, p.hc,

@@ -5,6 +5,7 @@
 #include "heatmap/heatmap_grid_launch.h"
 #include "postprocess/postprocess.h"
 #include "sample_descriptors/sample_descriptors_grid_launch.h"
+#include "subpixel/subpixel_grid_launch.h"
 
 namespace sp {
 
@@ -42,6 +43,10 @@ int32_t postprocess_grid_cpu(const void* logits, bool logits_f16, const void* co
   nms_fixed_point_grid_cpu(heat, state, p.batch, p.height(), p.width(), p.valid_h, p.valid_w,
                            p.nms_radius, schedule);
   detect_grid_cpu(heat, state, p.detect_shape(), keypoints, scores, counts);
+  if (p.subpixel) {
+    subpixel_grid_cpu(heat, keypoints, counts, p.batch, p.height(), p.width(), p.valid_h, p.valid_w,
+                      p.k_out());
+  }
   sample_descriptors_grid_cpu(coarse, coarse_f16, keypoints, counts, p.batch, p.channels, p.hc,
                               p.wc, p.k_out(), p.interpolation, p.convention, descriptors, &error);
   return error;

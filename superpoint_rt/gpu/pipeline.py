@@ -6,11 +6,11 @@
 Per call: the frames are copied into a pinned staging buffer and uploaded asynchronously; gray conversion (OpenCV's
 exact fixed-point BGR->gray), scaling to [0, 1] and edge padding to multiples of 8 run on the GPU; the engine writes
 its outputs into device buffers (``run_device``); :class:`CudaPostprocess` runs the fused CUDA post-processing
-(``_C.postprocess_cuda``: heatmap + threshold, NMS equal to the CPU's greedy NMS, sorted top-k, descriptor sampling
-+ normalisation) on them; descriptors are written by the kernel straight into mapped pinned host memory and the
-few keypoint/score/count bytes are copied back; then the stream is synchronised once and the results are sliced.
-Semantics are those of :class:`superpoint_rt.SuperPoint` on the CPU (same keypoints; descriptors within float
-rounding of the engine's precision).
+(``_C.postprocess_cuda``: heatmap + threshold, NMS equal to the CPU's greedy NMS, sorted top-k, optional sub-pixel
+refinement, descriptor sampling + normalisation) on them; descriptors are written by the kernel straight into mapped
+pinned host memory and the few keypoint/score/count bytes are copied back; then the stream is synchronised once and
+the results are sliced. Semantics are those of :class:`superpoint_rt.SuperPoint` on the CPU (same keypoints;
+descriptors within float rounding of the engine's precision).
 
 ``device="cpu"`` runs the same code path with a PyTorch CPU forward and the CPU twin of the CUDA kernels
 (``_C.postprocess_grid_cpu``): slow, for tests on machines without a GPU.
@@ -139,8 +139,8 @@ class CudaPostprocess:
 
     def configure(self, options: SuperPointOptions) -> None:
         """Take new detection options (buffers sized by max_keypoints / nms_radius / border are re-made lazily)."""
-        if options.subpixel or options.scales != (1.0,):
-            raise ValueError("subpixel and multi-scale detection run on the CPU path only (not yet on the GPU)")
+        if options.scales != (1.0,):
+            raise ValueError("multi-scale detection (scales) runs on the CPU path only (not yet on the GPU)")
         self.options = options if options.convention is not None else options.replace(convention="center")
         self._buffers.clear()
 
@@ -256,6 +256,7 @@ class CudaPostprocess:
             bufs.error.data_ptr(),
             int(s.cuda_stream),
             self.grid_sweeps,
+            self.options.subpixel,
         )
         with torch.cuda.stream(s):
             bufs.keypoints_host.copy_(bufs.keypoints, non_blocking=True)
@@ -277,6 +278,7 @@ class CudaPostprocess:
             valid[1],
             self.interpolation,
             self.convention,
+            subpixel=self.options.subpixel,
         )
         torch = self._torch
         bufs.keypoints_host.copy_(torch.from_numpy(d["keypoints"]))
@@ -395,9 +397,7 @@ class GpuPipeline:
 
     def info(self) -> dict[str, Any]:
         d = dict(self.engine.info())
-        d.update(
-            pipeline="gpu", **{k: v for k, v in self.options.detection().items() if k not in ("scales", "subpixel")}
-        )
+        d.update(pipeline="gpu", **{k: v for k, v in self.options.detection().items() if k != "scales"})
         return d
 
     def _upload(self, group: list[np.ndarray]) -> Any:

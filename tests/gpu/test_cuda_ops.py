@@ -9,6 +9,7 @@ import pytest
 from superpoint_rt import ops
 from superpoint_rt._ext import ext_available, load_ext
 from superpoint_rt.ops import reference
+from superpoint_rt.subpixel import refine_subpixel
 
 if not ext_available() or not hasattr(load_ext(), "postprocess_grid_cpu"):
     pytest.skip(
@@ -27,14 +28,19 @@ def _inputs(rng, batch, height, width, channels=256, dtype=np.float32, spread=2.
     return logits, coarse
 
 
-def _cpu_pipeline(logits, coarse, thr, r, border, max_k, valid, interpolation, convention, use_reference=False):
-    """Per image: heatmap -> crop to the valid region -> detect -> sample, as SuperPoint does on the CPU."""
+def _cpu_pipeline(
+    logits, coarse, thr, r, border, max_k, valid, interpolation, convention, use_reference=False, subpixel=False
+):
+    """Per image: heatmap -> crop to the valid region -> detect [-> refine_subpixel] -> sample, as SuperPoint does on
+    the CPU."""
     mod = reference if use_reference else ops
     out = []
     for b in range(logits.shape[0]):
         heat = mod.heatmap(logits[b])
         crop = np.ascontiguousarray(heat[: valid[0], : valid[1]])
         k, s = mod.detect(crop, thr, r, border, max_k)
+        if subpixel and len(k):
+            k = refine_subpixel(crop, k)
         d = mod.sample_descriptors(coarse[b], k, interpolation, convention)
         out.append((heat, k, s, d))
     return out
@@ -61,6 +67,27 @@ def test_grid_pipeline_equals_cpu_ops(height, width, batch, valid):
     d = C.postprocess_grid_cpu(logits, coarse, *args, schedule="jacobi" if height == 720 else "raster")
     assert d["keypoints"].shape[0] == batch and d["counts"].dtype == np.int32
     _check_against(d, _cpu_pipeline(logits, coarse, 0.015, 4, 4, None, valid, "bilinear", "center"), 1e-6)
+
+
+@pytest.mark.parametrize(("border", "valid", "max_k"), [(0, (61, 90), -1), (4, (64, 96), 40), (1, (57, 93), -1)])
+def test_grid_pipeline_subpixel_equals_the_numpy_refinement(border, valid, max_k):
+    """subpixel_grid.h over the twin's padded heatmap == refine_subpixel (float64 NumPy) on the CPU path's cropped
+    one, bit for bit: the valid region, not the padded buffer, decides which points lack a neighbour (border 0 keeps
+    points on its edge, which must not move). Descriptors are sampled at the refined points."""
+    rng = np.random.default_rng(7 + border)
+    logits, coarse = _inputs(rng, 2, 64, 96)
+    d = C.postprocess_grid_cpu(logits, coarse, 0.015, 2, border, max_k, *valid, "bilinear", "center", subpixel=True)
+    top = None if max_k < 0 else max_k
+    expected = _cpu_pipeline(logits, coarse, 0.015, 2, border, top, valid, "bilinear", "center", subpixel=True)
+    _check_against(d, expected, 1e-6)
+    kp = np.concatenate([d["keypoints"][b, : d["counts"][b]] for b in range(2)])
+    assert np.any(kp != np.rint(kp))  # the refinement moved points
+    plain = C.postprocess_grid_cpu(logits, coarse, 0.015, 2, border, max_k, *valid, "bilinear", "center")
+    kp0 = np.concatenate([plain["keypoints"][b, : plain["counts"][b]] for b in range(2)])
+    assert np.all(np.abs(kp - kp0) <= 0.5)
+    if border == 0:
+        edge = (kp0[:, 0] == 0) | (kp0[:, 0] == valid[1] - 1)
+        assert edge.any() and np.all(kp[edge, 0] == kp0[edge, 0])
 
 
 def test_grid_pipeline_equals_numpy_reference():

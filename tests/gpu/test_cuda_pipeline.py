@@ -62,13 +62,14 @@ def test_network_input_equals_cpu_preprocessing(shape, dtype):
 
 
 @needs_twin
-def test_cpu_code_path_equals_superpoint(astronaut):
+@pytest.mark.parametrize("subpixel", [False, True])
+def test_cpu_code_path_equals_superpoint(astronaut, subpixel):
     from superpoint_rt import SuperPoint
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        sp = SuperPoint("random", backend="torch", precision="fp32", conf_threshold=0.016)
-        pipe = GpuPipeline("random", device="cpu", conf_threshold=0.016)
+        sp = SuperPoint("random", backend="torch", precision="fp32", conf_threshold=0.016, subpixel=subpixel)
+        pipe = GpuPipeline("random", device="cpu", conf_threshold=0.016, subpixel=subpixel)
     a = cv2.resize(astronaut, (301, 237))
     b = cv2.flip(a, 1)
     gray = cv2.cvtColor(a, cv2.COLOR_BGR2GRAY)

@@ -1,0 +1,47 @@
+// Sub-pixel keypoint refinement, data-parallel: one thread per (image, keypoint slot) moves an
+// integer keypoint (x, y) to the vertices of two parabolas through the heatmap, one through
+// (x-1, x, x+1) on row y and one through (y-1, y, y+1) on column x:
+//
+//   dx = (h[y, x-1] - h[y, x+1]) / (2 (h[y, x-1] - 2 h[y, x] + h[y, x+1])),   likewise dy,
+//
+// each clipped to [-0.5, 0.5], and 0 where the three values are not strictly concave or a
+// neighbour lies outside the valid (unpadded) region. Float64 arithmetic, the same operations in
+// the same order as superpoint_rt/subpixel.py (refine_subpixel), which the tests hold it to.
+// Shared by the CUDA kernel (subpixel.cu) and the CPU twin (subpixel_grid_cpu.cpp).
+#pragma once
+
+#include <cstdint>
+
+#include "common.h"
+
+namespace sp {
+
+// Offset of the vertex of the parabola through (-1, lo), (0, c), (1, hi); 0 unless `ok` and
+// concave.
+SP_HD inline double subpixel_offset(double lo, double c, double hi, bool ok) {
+  const double den = lo - 2.0 * c + hi;
+  if (!ok || !(den < 0.0)) return 0.0;
+  const double d = 0.5 * (lo - hi) / den;
+  return d < -0.5 ? -0.5 : (d > 0.5 ? 0.5 : d);
+}
+
+// heat (B, H, W) float32 (valid region [0, valid_h) x [0, valid_w)); keypoints (B, K, 2) x, y,
+// integer-valued, inside the valid region, refined in place for slots n < counts[b].
+SP_HD inline void refine_keypoint(const float* heat, float* keypoints, const int32_t* counts,
+                                  int64_t b, int64_t n, int64_t height, int64_t width,
+                                  int64_t valid_h, int64_t valid_w, int64_t k_out) {
+  if (n >= counts[b]) return;
+  float* kp = keypoints + 2 * (b * k_out + n);
+  const int64_t x = static_cast<int64_t>(kp[0] + 0.5f), y = static_cast<int64_t>(kp[1] + 0.5f);
+  const float* row = heat + (b * height + y) * width;
+  const double c = row[x];
+  const bool has_x = x > 0 && x < valid_w - 1, has_y = y > 0 && y < valid_h - 1;
+  const double left = has_x ? row[x - 1] : c, right = has_x ? row[x + 1] : c;
+  const double up = has_y ? row[x - width] : c, down = has_y ? row[x + width] : c;
+  const double dx = subpixel_offset(left, c, right, has_x);
+  const double dy = subpixel_offset(up, c, down, has_y);
+  kp[0] = static_cast<float>(static_cast<double>(x) + dx);
+  kp[1] = static_cast<float>(static_cast<double>(y) + dy);
+}
+
+}  // namespace sp
