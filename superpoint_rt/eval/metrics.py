@@ -30,6 +30,7 @@ Definitions (written for this project; they follow the paper's appendix and rpau
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import cv2
@@ -384,7 +385,7 @@ def auc_score(error: float | None, max_eps: float) -> float:
     return max(0.0, 1.0 - float(error) / max_eps)
 
 
-def homography_auc(errors: list[float | None] | np.ndarray, max_eps: float = 5.0) -> float:
+def homography_auc(errors: Sequence[float | None] | np.ndarray, max_eps: float = 5.0) -> float:
     """Area under the fraction-of-pairs-with-error-<=-t curve for t in [0, max_eps], divided by max_eps.
 
     ``errors``: per-pair mean corner errors in px (inf or None: failed). Empty input raises ``ValueError``.

@@ -125,6 +125,7 @@ class EvalResult:
                 "summary": self.summary(),
                 "pairs": [asdict(p) for p in self.pairs],
                 "environment": _environment(),
+                "data_generated_with": _provenance(self.data_dir),
             }
         )
 
@@ -145,6 +146,16 @@ def _environment() -> dict[str, Any]:
         "cpu_id": cpu_id(),
         "cpu_flags": " ".join(fast),
     }
+
+
+def _provenance(data_dir: str) -> dict[str, Any] | None:
+    """The benchmark's GENERATED.json (versions that made it; see ``generate.write_provenance``), None if absent."""
+    path = Path(data_dir) / "GENERATED.json"
+    try:
+        doc = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return doc if isinstance(doc, dict) else None
 
 
 def _nanmean(values: list[float | None]) -> float | None:

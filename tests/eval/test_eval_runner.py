@@ -113,6 +113,8 @@ def test_orb_end_to_end_on_a_tiny_generated_sequence(bench: Path, tmp_path: Path
     out = write_json([r], tmp_path / "r.json")
     data = json.loads(out.read_text())
     assert data["results"][0]["method"] == "orb" and len(data["results"][0]["pairs"]) == 10
+    made = data["results"][0]["data_generated_with"]  # the versions that made the benchmark (make_benchmark)
+    assert made == {"opencv": cv2.__version__, "numpy": np.__version__, "seed": 1, "size": [192, 256], "sequences": 2}
     env = data["results"][0]["environment"]  # the CPU a result was measured on (BF16/INT8 depend on it)
     assert env["cpu"] and env["cpu_id"].startswith("family ") and isinstance(env["cpu_flags"], str)
     from superpoint_rt.eval.plots import write_plots
@@ -210,7 +212,7 @@ def test_cli(bench: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
     assert json.loads((tmp_path / "o.json").read_text())["results"][0]["summary"]["i"]["pairs"] == 5
     photo = textured_photo(tmp_path / "p.png", seed=4)
     rc = cli_main(["make-benchmark", str(photo), str(tmp_path / "nb"), "--size", "48x64", "--kinds", "v"])
-    assert rc == 0 and [p.name for p in (tmp_path / "nb").iterdir()] == ["v_p"]
+    assert rc == 0 and sorted(p.name for p in (tmp_path / "nb").iterdir()) == ["GENERATED.json", "v_p"]
     assert cli_main(["make-benchmark"]) == 2
     with pytest.raises(SystemExit):
         cli_main([str(bench), "--rep-size", "big"])
