@@ -10,9 +10,11 @@ trap 'rm -rf "$tmp"' EXIT
 mkdir -p "$out"
 for seed in 11 12 13; do
     superpoint-rt eval make-benchmark "$tmp/s$seed" --heldout --seed "$seed"
-    for seq in "$tmp/s$seed"/*; do
+    for seq in "$tmp/s$seed"/[iv]_*; do
         rm -rf "$out/$(basename "$seq")-s$seed"
         mv "$seq" "$out/$(basename "$seq")-s$seed"
     done
 done
-echo "$(ls "$out" | wc -l) sequences in $out"
+n=$(find "$out" -mindepth 1 -maxdepth 1 -type d -name '[iv]_*' | wc -l)
+python -c "from superpoint_rt.eval.generate import write_provenance as w; w('$out', seeds=[11, 12, 13], sequences=$n)"
+echo "$n sequences in $out"
