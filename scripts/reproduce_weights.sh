@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# How the packaged weights were made, stage by stage: v1 (superpoint_rt_v1.npz, step 4648, stages 1-5) and v2, the
-# default (superpoint_rt.npz, step 12843, stages 6-8, which continue v1's run and need ../shared/photos).
+# How the packaged weights were made, stage by stage: v1 (superpoint_rt_v1.npz, step 4648, stages 1-5), v2
+# (superpoint_rt_v2.npz, step 12843, stages 6-8, which continue v1's run and need ../shared/photos) and v3, the
+# default (superpoint_rt.npz, step 18761, stages 9-10, which continue v2's run).
 # Every stage resumes (--resume) and stops cleanly (--time-limit MIN, SIGTERM/SIGUSR1); our run went in chunks
 # on 2 CPU cores across sessions (see the weights card in docs/MODEL_CARD.md). Needs `pip install -e '.[train,eval]'` and
 # the training photos (data/PHOTOS.md):
@@ -73,12 +74,28 @@ mkdir -p train_runs/superpoint_v2/checkpoints
 cp train_runs/superpoint_v4/checkpoints/last.pt train_runs/superpoint_v2/checkpoints/
 $TORCHRUN --config configs/superpoint_v2_photos.yaml --run-dir train_runs/superpoint_v2 --resume --max-steps 12843
 
-# 8. Package v2 (the default) and its INT8 IR, calibrated on 100 train-split photos evenly spaced over the sets
+# 8. Package v2 and its INT8 IR, calibrated on 100 train-split photos evenly spaced over the sets
 python scripts/release_weights.py --run-dir train_runs/superpoint_v2 --name superpoint-rt --no-int8 \
     --licence "MIT (superpoint_rt), with the training data's terms (docs/MODEL_CARD.md)" \
+    --out superpoint_rt/data/weights/superpoint_rt_v2.npz
+superpoint-rt quantize --weights superpoint_rt/data/weights/superpoint_rt_v2.npz --calib "$PHOTOS/*/train/*.jpg" \
+    --output superpoint_rt/data/weights/superpoint_rt_v2_int8.xml
+
+# 9. v3: the v2 run on to 13915, recipe B (configs/superpoint_v2b_warps.yaml) to 16535, a second Homographic
+#    Adaptation of the same crops with v2 as the labeller, recipe D (B on those labels) to 18761
+$TORCHRUN --config configs/superpoint_v2_photos.yaml --run-dir train_runs/superpoint_v2 --resume --max-steps 13915
+mkdir -p train_runs/superpoint_v2b/checkpoints
+cp train_runs/superpoint_v2/checkpoints/last.pt train_runs/superpoint_v2b/checkpoints/
+$TORCHRUN --config configs/superpoint_v2b_warps.yaml --run-dir train_runs/superpoint_v2b --resume --max-steps 16535
+superpoint-rt train adapt --weights superpoint_rt/data/weights/superpoint_rt_v2.npz --images train_data/crops_photos \
+    --out train_runs/adapt_photos_v2 --num-homographies 32 --batch-size 16 --precision int8 --seed 5
+mkdir -p train_runs/superpoint_v2d/checkpoints
+cp train_runs/superpoint_v2b/checkpoints/last.pt train_runs/superpoint_v2d/checkpoints/
+$TORCHRUN --config configs/superpoint_v2d_labels.yaml --run-dir train_runs/superpoint_v2d --resume --max-steps 18761
+
+# 10. Package v3 (the default) and check it (the INT8 IR: see docs/MODEL_CARD.md, card v3)
+python scripts/release_weights.py --run-dir train_runs/superpoint_v2d --name superpoint-rt --no-int8 \
+    --licence "MIT (superpoint_rt), with the training data's terms (docs/MODEL_CARD.md)" \
     --out superpoint_rt/data/weights/superpoint_rt.npz --onnx superpoint_rt/data/weights/superpoint_rt.onnx
-superpoint-rt quantize --weights superpoint_rt/data/weights/superpoint_rt.npz --calib "$PHOTOS/*/train/*.jpg" \
-    --output superpoint_rt/data/weights/superpoint_rt_int8.xml
-superpoint-rt eval bundled --method superpoint --precision fp32 --json bench/results/eval_bundled_v2_step12843_fp32.json
-superpoint-rt eval bundled --method superpoint --precision int8 --json bench/results/eval_bundled_v2_step12843_int8.json
+superpoint-rt eval bundled --method superpoint --precision fp32 --json bench/results/eval_bundled_v3_step18761_fp32.json
 superpoint-rt demo --output demo.mp4

@@ -86,7 +86,7 @@ class SuperPointOptions:
     border: int = _opt(4, "drop points closer than this to the image border (after NMS)", DETECTION)
     max_keypoints: int | None = _opt(None, "keep the top-k by score (None: all)", DETECTION)
     interpolation: str = _opt("bilinear", "descriptor sampling", DETECTION, choices=INTERPOLATIONS)
-    subpixel: bool = _opt(False, "refine keypoints to the vertex of the heatmap's local quadratic fit", DETECTION)
+    subpixel: bool = _opt(True, "refine keypoints to the vertex of the heatmap's local quadratic fit", DETECTION)
     convention: str | None = _opt(
         None,
         "where pixel x reads the coarse descriptors; None = what the weights record",
@@ -185,7 +185,7 @@ def add_option_arguments(parser: argparse.ArgumentParser | Any, names: Sequence[
         if f.default is not None and f.default != ():
             text += f" (default {_cli_default(f.default)})"
         if isinstance(f.default, bool):
-            kw.update(action="store_true", default=None)
+            kw.update(action=argparse.BooleanOptionalAction, default=None)
         elif f.name == "scales":
             kw.update(type=float, nargs="+", metavar=f.metadata["metavar"])
         else:
@@ -220,7 +220,10 @@ def options_table() -> str:
     rows = ["| option | default | CLI flag | meaning |", "|---|---|---|---|"]
     for f in dataclasses.fields(SuperPointOptions):
         default = "`None`" if f.default is None else f"`{f.default!r}`"
-        rows.append(f"| `{f.name}` | {default} | `{_flag(f)}` | {f.metadata['help']} |")
+        flag = f"`{_flag(f)}`"
+        if isinstance(f.default, bool):  # argparse.BooleanOptionalAction: both spellings
+            flag += f" / `--no-{_flag(f)[2:]}`"
+        rows.append(f"| `{f.name}` | {default} | {flag} | {f.metadata['help']} |")
     return "\n".join(rows)
 
 

@@ -37,8 +37,10 @@ DEFAULT_WEIGHTS = PACKAGE_WEIGHTS_DIR / "superpoint_rt.npz"
 PACKAGED_WEIGHTS: dict[str, Path] = {
     "superpoint-rt": DEFAULT_WEIGHTS,
     # versioned names keep meaning the same weights after a new default ships (docs/MODEL_CARD.md):
-    # v2 (step 12843, the default since 2026-12-02) and v1 (step 4648, the default before; its guarded INT8 IR ships)
-    "superpoint-rt-v2": DEFAULT_WEIGHTS,
+    # v3 (step 18761, the default since 2026-12-02, 5th session), v2 (step 12843, the default before) and v1
+    # (step 4648, the first default); each one's guarded INT8 IR ships beside it
+    "superpoint-rt-v3": DEFAULT_WEIGHTS,
+    "superpoint-rt-v2": PACKAGE_WEIGHTS_DIR / "superpoint_rt_v2.npz",
     "superpoint-rt-v1": PACKAGE_WEIGHTS_DIR / "superpoint_rt_v1.npz",
     "magicpoint-interim": PACKAGE_WEIGHTS_DIR / "magicpoint_interim.npz",
     "superpoint-interim": PACKAGE_WEIGHTS_DIR / "superpoint_interim.npz",

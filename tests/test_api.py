@@ -39,20 +39,29 @@ def test_batch_forms(random_sp, astronaut):
     assert len(stacked) == 2
 
 
-def test_matches_numpy_reference_pipeline(rand_weights, astronaut):
-    """Our pipeline == NumPy reference post-processing on the same network output, incl. a non-multiple-of-8 size."""
+@pytest.mark.parametrize("subpixel", [False, True])
+def test_matches_numpy_reference_pipeline(rand_weights, astronaut, subpixel):
+    """Our pipeline == NumPy reference post-processing on the same network output, incl. a non-multiple-of-8 size;
+    with ``subpixel`` (the default) the reference's integer points move by refine_subpixel (tested on its own against
+    hand-worked parabolas) before the descriptors are sampled."""
     from superpoint_rt.backends import create_engine
+    from superpoint_rt.subpixel import refine_subpixel
 
     gray = cv2.cvtColor(astronaut, cv2.COLOR_BGR2GRAY)[:203, :301]  # padded to 208x304 internally
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        sp = SuperPoint(rand_weights, backend="onnxruntime", conf_threshold=0.0155, max_keypoints=500)
+        sp = SuperPoint(
+            rand_weights, backend="onnxruntime", conf_threshold=0.0155, max_keypoints=500, subpixel=subpixel
+        )
     f = sp(gray)
     x = np.pad(gray.astype(np.float32) / 255.0, ((0, 5), (0, 3)), mode="edge")[None, None]
     logits, coarse = create_engine("onnxruntime", rand_weights).run(x)
     heat = reference.heatmap(logits[0])[:203, :301]
     kp, sc = reference.detect(heat, conf_threshold=0.0155, nms_radius=4, border=4, max_keypoints=500)
-    np.testing.assert_array_equal(f.keypoints, kp)
+    if subpixel:
+        kp = refine_subpixel(heat, kp)
+        assert np.any(kp != np.rint(kp))
+    np.testing.assert_allclose(f.keypoints, kp, rtol=0, atol=1e-5)  # heatmaps equal to float rounding
     np.testing.assert_allclose(f.scores, sc, atol=1e-6)
     desc = reference.sample_descriptors(coarse[0], kp, interpolation="bilinear", convention="center")
     np.testing.assert_allclose(f.descriptors, desc, atol=1e-5)

@@ -23,10 +23,11 @@ from superpoint_rt.options import (
 README = Path(__file__).resolve().parents[1] / "README.md"
 
 
-def test_defaults_are_the_original_demo() -> None:
+def test_defaults_are_the_original_demo_plus_subpixel() -> None:
     o = SuperPointOptions()
     assert (o.conf_threshold, o.nms_radius, o.border, o.max_keypoints) == (0.015, 4, 4, None)
-    assert (o.interpolation, o.convention, o.scales, o.subpixel) == ("bilinear", None, (1.0,), False)
+    assert (o.interpolation, o.convention, o.scales) == ("bilinear", None, (1.0,))
+    assert o.subpixel  # the one departure from the demo's integer points (README: Options)
     assert (o.weights, o.backend, o.precision, o.device) == (None, "auto", None, None)
     assert o == DEFAULTS and not o.on_gpu
 
@@ -77,15 +78,16 @@ def test_every_option_has_a_flag_and_round_trips() -> None:
     assert flags["num_threads"] == "--threads" and flags["conf_threshold"] == "--conf-threshold"
     args = parser.parse_args(
         "--weights w.npz --backend onnxruntime --precision fp32 --threads 2 --conf-threshold 0.02 --nms-radius 3 "
-        "--border 5 --max-keypoints 100 --interpolation bicubic --subpixel --convention superglue --scales 1 0.5 "
+        "--border 5 --max-keypoints 100 --interpolation bicubic --no-subpixel --convention superglue --scales 1 0.5 "
         "--int8-model q.xml --device cpu".split()
     )
     assert options_from_args(args) == SuperPointOptions(
         weights="w.npz", backend="onnxruntime", precision="fp32", num_threads=2, conf_threshold=0.02, nms_radius=3,
-        border=5, max_keypoints=100, interpolation="bicubic", subpixel=True, convention="superglue",
+        border=5, max_keypoints=100, interpolation="bicubic", subpixel=False, convention="superglue",
         scales=(1.0, 0.5), int8_model="q.xml", device="cpu",
     )  # fmt: skip
     assert options_from_args(parser.parse_args([])) == SuperPointOptions()
+    assert options_from_args(parser.parse_args(["--subpixel"])).subpixel  # both spellings of the switch
     with pytest.raises(SystemExit):
         parser.parse_args(["--interpolation", "nearest"])
 
@@ -142,7 +144,8 @@ def test_configure_reaches_the_gpu_pipeline(astronaut_gray: np.ndarray) -> None:
     np.testing.assert_array_equal(a.keypoints, b.keypoints)
     with pytest.raises(ValueError, match="CPU path only"):
         pipe.configure(pipe.options.replace(scales=(1.0, 0.5)))
-    pipe.configure(pipe.options.replace(subpixel=True))  # sub-pixel runs in the fused post-processing too
+    assert pipe.options.subpixel  # the default: sub-pixel refinement runs in the fused post-processing too
+    pipe.configure(pipe.options.replace(subpixel=False))
     c = pipe(astronaut_gray)
     assert len(c) == 30 and np.all(np.abs(c.keypoints - a.keypoints) <= 0.5) and np.any(c.keypoints != a.keypoints)
 

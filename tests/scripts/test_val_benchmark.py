@@ -43,5 +43,6 @@ def test_writes_sequences_from_the_val_split(tmp_path: Path) -> None:
     cmd = [sys.executable, str(SCRIPT), "--photos", str(root), "--out", str(out), "--per-set", "1"]
     subprocess.run(cmd, check=True, capture_output=True)
     seqs = sorted(p.name for p in out.iterdir() if p.is_dir())
-    assert seqs == ["i_2", "v_0"] and (out / "GENERATED.json").is_file()  # even spacing over 3 photos: 0 (viewpoint), 2 (illumination); no train photo
+    # even spacing over 3 photos: 0 (viewpoint), 2 (illumination); no train photo
+    assert seqs == ["i_2", "v_0"] and (out / "GENERATED.json").is_file()
     assert (out / "v_0" / "H_1_6").is_file() and (out / "i_2" / "6.jpg").is_file()
