@@ -13,6 +13,7 @@ from __future__ import annotations
 import glob
 import json
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 import cv2
@@ -60,8 +61,12 @@ def calibration_batches(files: list[Path], size: tuple[int, int] = (480, 640), c
 
 
 def quantize_openvino(weights: Weights, calibration: list[np.ndarray], output: str | os.PathLike[str],
-                      fast_bias_correction: bool = True) -> Path:  # fmt: skip
-    """NNCF post-training quantisation of the ONNX export; writes the INT8 OpenVINO IR (.xml + .bin)."""
+                      fast_bias_correction: bool = True, keep_float: Sequence[str] = ()) -> Path:  # fmt: skip
+    """NNCF post-training quantisation of the ONNX export; writes the INT8 OpenVINO IR (.xml + .bin).
+
+    ``keep_float``: layer names of the export (``conv1a`` ... ``conv4b``, ``convPa``, ``convPb``, ``convDa``,
+    ``convDb``) left in float, e.g. the detector head, whose logits the sub-pixel refinement reads.
+    """
     try:
         import nncf
         import openvino as ov
@@ -83,7 +88,11 @@ def quantize_openvino(weights: Weights, calibration: list[np.ndarray], output: s
         model_type=None,
         # the descriptor normalisation stays in float: a FakeQuantize on the clamped norm rounds the 1e-12 floor
         # to 0, so a flat region (a black frame) gave 0/0 = NaN descriptors, and it costs precision everywhere
-        ignored_scope=nncf.IgnoredScope(types=["ReduceL2", "Maximum", "Divide"]),
+        # a layer of the export becomes "<layer>/WithoutBiases" (the convolution) + "<layer>" (the bias) in OpenVINO
+        ignored_scope=nncf.IgnoredScope(
+            names=[n for layer in keep_float for n in (f"{layer}/WithoutBiases", layer)],
+            types=["ReduceL2", "Maximum", "Divide"],
+        ),
     )
     qmodel.reshape({qmodel.inputs[0].any_name: [-1, 1, -1, -1]})
     out = Path(output)
@@ -96,6 +105,7 @@ def quantize_openvino(weights: Weights, calibration: list[np.ndarray], output: s
                 "weights_source": Path(weights.source).name if weights.source else "",
                 "calibration_inputs": len(calibration),
                 "calibration_shape": list(calibration[0].shape),
+                "kept_float": list(keep_float),
                 "nncf": getattr(nncf, "__version__", "?"),
                 "openvino": ov.get_version(),
             },

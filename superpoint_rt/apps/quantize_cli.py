@@ -4,6 +4,7 @@ the library part is :mod:`superpoint_rt.quantize`."""
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Any
 
 from ..quantize import calibration_batches, calibration_files, quantize_openvino
@@ -12,10 +13,15 @@ from ..weights import load_weights
 
 def cmd_quantize(args: argparse.Namespace) -> int:
     weights = load_weights(args.weights)
+    layers = sorted({k.rsplit(".", 1)[0] for k in weights.state_dict or {}})
+    unknown = [n for n in args.keep_float if n not in layers]
+    if unknown:
+        print(f"quantize: --keep-float {unknown}: not layers of these weights (they have {layers})", file=sys.stderr)
+        return 2
     files = calibration_files(args.calib, args.max_images)
     h, w = (int(v) for v in args.size.lower().split("x"))
     calib = calibration_batches(files, (h, w), args.crops)
-    out = quantize_openvino(weights, calib, args.output)
+    out = quantize_openvino(weights, calib, args.output, keep_float=args.keep_float)
     print(out)
     return 0
 
@@ -37,5 +43,12 @@ def register(subparsers: Any) -> None:
         type=int,
         default=100,
         help="at most this many photos, evenly spaced over the sorted list (default 100)",
+    )
+    p.add_argument(
+        "--keep-float",
+        nargs="+",
+        default=[],
+        metavar="LAYER",
+        help="layers left in float, e.g. convPa convPb (the detector head, read by the sub-pixel refinement)",
     )
     p.set_defaults(func=cmd_quantize)

@@ -103,3 +103,41 @@ def test_api_uses_ir_shipped_beside_packaged_weights(int8_ir, tmp_path, monkeypa
     other = save_npz(random_weights(5), tmp_path / "other.npz")
     with pytest.raises(WeightsError, match="other weights"):
         SuperPoint(str(other), backend="openvino", precision="int8", int8_model=str(ir))
+
+
+def _quantised(xml_path, layer: str) -> bool:
+    """Whether the convolution of ``layer`` in an OpenVINO IR reads a FakeQuantize activation or INT8 weights
+    (OpenVINO names it ``<layer>/WithoutBiases``; NNCF names the weight decompression ``.../fq_weights_*``)."""
+    import xml.etree.ElementTree as ET
+
+    root = ET.parse(xml_path).getroot()
+    layers = {lay.get("id"): lay for lay in root.iter("layer")}
+    (conv,) = [i for i, lay in layers.items() if lay.get("name") == f"{layer}/WithoutBiases"]
+    inputs = [layers[e.get("from-layer")] for e in root.iter("edge") if e.get("to-layer") == conv]
+    return any(i.get("type") == "FakeQuantize" or "fq_weights" in (i.get("name") or "") for i in inputs)
+
+
+def test_keep_float_leaves_the_named_layers_unquantised(int8_ir, tmp_path) -> None:
+    w, default_ir = int8_ir
+    assert _quantised(default_ir, "convPb") and _quantised(default_ir, "convDb")  # quantised by default
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        out = qmod.quantize_openvino(w, _calibration(tmp_path), tmp_path / "k_int8.xml", keep_float=["convPb"])
+    assert not _quantised(out, "convPb") and _quantised(out, "convDb")  # only the named layer stays float
+    assert json.loads(qmod.int8_sidecar(out).read_text())["kept_float"] == ["convPb"]
+
+
+def test_cli_refuses_unknown_layers(tmp_path, capsys) -> None:
+    import argparse
+
+    from superpoint_rt.apps.quantize_cli import register
+
+    parser = argparse.ArgumentParser()
+    register(parser.add_subparsers())
+    npz = save_npz(random_weights(3), tmp_path / "w.npz")
+    args = parser.parse_args(
+        ["quantize", "--weights", str(npz), "--calib", str(tmp_path), "--output", str(tmp_path / "o.xml"),
+         "--keep-float", "convPb", "detector"]
+    )  # fmt: skip
+    assert args.func(args) == 2
+    assert "detector" in capsys.readouterr().err and not (tmp_path / "o.xml").exists()
