@@ -38,7 +38,7 @@ PACKAGED_WEIGHTS: dict[str, Path] = {
     "superpoint-rt": DEFAULT_WEIGHTS,
     # versioned names keep meaning the same weights after a new default ships (docs/MODEL_CARD.md):
     # v3 (step 18761, the default since 2026-12-02, 5th session), v2 (step 12843, the default before) and v1
-    # (step 4648, the first default); v2 and v1 ship a guarded INT8 IR beside them, v3 none (its IR failed the guard)
+    # (step 4648, the first default); each one's guarded INT8 IR ships beside it (v3's keeps its detector head in float)
     "superpoint-rt-v3": DEFAULT_WEIGHTS,
     "superpoint-rt-v2": PACKAGE_WEIGHTS_DIR / "superpoint_rt_v2.npz",
     "superpoint-rt-v1": PACKAGE_WEIGHTS_DIR / "superpoint_rt_v1.npz",

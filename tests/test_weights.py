@@ -194,8 +194,8 @@ def test_packaged_names(monkeypatch, tmp_path):
 
 def test_versioned_names_load_their_weights() -> None:
     """``superpoint-rt-v1`` is the step-4648 release (the first default), ``superpoint-rt-v2`` step 12843 (the default
-    before v3), ``superpoint-rt-v3`` the default (step 18761); v1 and v2 carry their own guarded INT8 IR, tied to them
-    by fingerprint; v3 carries none."""
+    before v3), ``superpoint-rt-v3`` the default (step 18761); each carries its own guarded INT8 IR, tied to it by
+    fingerprint (v3's keeps the detector head in float)."""
     from superpoint_rt.backends.auto import guarded_int8_model
 
     names = ("superpoint-rt-v1", "superpoint-rt-v2", "superpoint-rt-v3")
@@ -206,11 +206,9 @@ def test_versioned_names_load_their_weights() -> None:
     assert (v1.meta.get("step"), v2.meta.get("step"), v3.meta.get("step")) == (4648, 12843, 18761)
     assert v3.fingerprint == default.fingerprint == load_weights("superpoint-rt").fingerprint
     assert len({v1.fingerprint, v2.fingerprint, v3.fingerprint}) == 3
-    for w, ir in ((v1, "superpoint_rt_v1_int8.xml"), (v2, "superpoint_rt_v2_int8.xml")):
+    for w, ir in ((v1, "superpoint_rt_v1_int8.xml"), (v2, "superpoint_rt_v2_int8.xml"), (v3, "superpoint_rt_int8.xml")):
         path, why = guarded_int8_model(w)
         assert path is not None and path.endswith(ir), why
-    path, why = guarded_int8_model(v3)  # its IR failed the guard (ε=3 0.034-0.037 below FP32): not shipped
-    assert path is None and "no guarded" in why
 
 
 def test_shipped_default_files_agree() -> None:
@@ -226,21 +224,24 @@ def test_shipped_default_files_agree() -> None:
         pytest.skip("this installation ships no default weights")
     w = load_weights(None)
     assert w.meta["name"] == "superpoint-rt" and w.meta["stage"] == "superpoint"
-    # v3 ships no INT8 IR (it failed the guard); v2's IR still describes v2, the file it was quantised from
-    assert not DEFAULT_WEIGHTS.with_name("superpoint_rt_int8.xml").exists()
-    v2 = load_weights("superpoint-rt-v2")
-    side = json.loads(DEFAULT_WEIGHTS.with_name("superpoint_rt_v2_int8.json").read_text())
-    assert side["weights_fingerprint"] == v2.fingerprint
-    # the IR carries the metadata of the weights it was quantised from (rt_info): the shipped file's, not a draft's
+    # each shipped IR carries the metadata of the weights it was quantised from (rt_info): the shipped file's, not a
+    # draft's; v3's keeps the detector head in float (its sidecar says so)
     import html
     import re
 
-    xml = DEFAULT_WEIGHTS.with_name("superpoint_rt_v2_int8.xml").read_text()
-    found = re.search(r'<superpoint_rt value="([^"]*)"', xml)
-    assert found is not None, "the INT8 IR lacks the weights' metadata"
-    ir_meta = json.loads(html.unescape(found.group(1)))
-    for key in ("name", "step", "licence", "note"):
-        assert ir_meta.get(key) == v2.meta.get(key), key
+    for weights, stem in ((w, "superpoint_rt_int8"), (load_weights("superpoint-rt-v2"), "superpoint_rt_v2_int8")):
+        side = json.loads(DEFAULT_WEIGHTS.with_name(stem + ".json").read_text())
+        assert side["weights_fingerprint"] == weights.fingerprint
+        xml = DEFAULT_WEIGHTS.with_name(stem + ".xml").read_text()
+        found = re.search(r'<superpoint_rt value="([^"]*)"', xml)
+        assert found is not None, "the INT8 IR lacks the weights' metadata"
+        ir_meta = json.loads(html.unescape(found.group(1)))
+        for key in ("name", "step", "licence", "note"):
+            assert ir_meta.get(key) == weights.meta.get(key), key
+    assert json.loads(DEFAULT_WEIGHTS.with_name("superpoint_rt_int8.json").read_text())["kept_float"] == [
+        "convPa",
+        "convPb",
+    ]
     x = np.random.default_rng(0).random((1, 1, 64, 80), dtype=np.float32)
     shipped = ort.InferenceSession(str(DEFAULT_WEIGHTS.with_suffix(".onnx")), providers=["CPUExecutionProvider"])
     built = ort.InferenceSession(build_onnx(w).SerializeToString(), providers=["CPUExecutionProvider"])

@@ -68,11 +68,10 @@ def test_cpu_time_and_settle():
 
 
 def test_tiny_in_process_run_with_int8():
-    """isolation="none" (all in this process) with packaged weights that ship a guarded INT8 IR (v2; v3 ships none):
-    the default engine (the rule's choice), INT8, and FP32 agreeing with INT8 is summarised; no reference, no probe."""
+    """isolation="none" (all in this process) with the packaged weights: the default engine (the rule's choice),
+    INT8, and FP32 agreeing with INT8 is summarised; no reference, no probe."""
     pytest.importorskip("openvino")
     cfg = BenchConfig(
-        weights="superpoint-rt-v2",
         resolutions=((64, 96),),
         iterations=2,
         warmup=1,

@@ -180,17 +180,15 @@ def test_demo_cli_end_to_end_random_weights(tmp_path, capsys) -> None:
 
 @pytest.mark.parametrize("precision", ["int8", None])
 def test_demo_cli_int8_and_the_default(tmp_path, capsys, precision) -> None:
-    """The demo runs v2 in INT8 (--precision int8, its shipped IR; the default v3 ships none) and the default weights
-    with the engine the rule picks for this CPU (no --precision), and says which in its JSON."""
+    """The demo runs our weights in INT8 (--precision int8, the shipped IR) and with the engine the rule picks for
+    this CPU (no --precision), and says which in its JSON."""
     _needs_ops()
     pytest.importorskip("openvino")
     from superpoint_rt.backends import auto_choice
     from superpoint_rt.weights import load_weights
 
     argv = ["demo", "--max-frames", "3", "-o", str(tmp_path / "a.mp4"), "--json", "--no-progress"]
-    args = _demo_parser().parse_args(
-        argv + (["--precision", precision, "--weights", "superpoint-rt-v2"] if precision else [])
-    )
+    args = _demo_parser().parse_args(argv + (["--precision", precision] if precision else []))
     assert args.func(args) == 0
     r = json.loads(capsys.readouterr().out)
     expected = precision or auto_choice(load_weights(None)).precision

@@ -106,13 +106,13 @@ def test_engine_heatmap_equals_torch_heatmap():
 
 
 def test_engine_heatmap_int8_runs_the_packaged_ir() -> None:
-    """precision="int8" with packaged weights that ship a guarded INT8 IR (v2; v3 ships none) runs it; its heatmap
-    stays close to FP32's (the FP32 ONNX Runtime engine as the oracle: same network, no quantisation)."""
+    """precision="int8" with the packaged weights runs their shipped INT8 IR; its heatmap stays close to FP32's
+    (the FP32 ONNX Runtime engine as the oracle: same network, no quantisation)."""
     pytest.importorskip("openvino")
     from superpoint_rt.train.adaptation import EngineHeatmap
     from superpoint_rt.weights import load_weights
 
-    w = load_weights("superpoint-rt-v2")
+    w = load_weights("superpoint-rt")
     img = cv2.imread(str(Path(__file__).resolve().parents[1] / "data" / "astronaut.jpg"), cv2.IMREAD_GRAYSCALE)
     batch = (cv2.resize(img, (320, 240), interpolation=cv2.INTER_AREA).astype(np.float32) / 255.0)[None, None]
     q = EngineHeatmap(w, backend="openvino", precision="int8")
