@@ -61,6 +61,15 @@ def _pairs(path: Path, method: int) -> tuple[str, dict[tuple[str, int], dict[str
     return str(r.get("method")), {(p["sequence"], int(p["k"])): p for p in r["pairs"]}
 
 
+def _per_pair(
+    run: dict[tuple[str, int], dict[str, Any]], keys: list[tuple[str, int]], m: str, auc_eps: float
+) -> np.ndarray:
+    """Metric ``m`` of each pair in ``keys`` (nan where undefined); "homography_auc": the pair's AUC share."""
+    if m == "homography_auc":
+        return np.array([auc_score(run[k]["corner_error"], auc_eps) for k in keys], dtype=float)
+    return np.array([np.nan if run[k].get(m) is None else run[k][m] for k in keys], dtype=float)
+
+
 def compare(
     a: dict[tuple[str, int], dict[str, Any]],
     b: dict[tuple[str, int], dict[str, Any]],
@@ -84,12 +93,7 @@ def compare(
             "p_mcnemar": round(p, 4), "beyond_noise": p < 0.05,
         }  # fmt: skip
     for m in (*CONTINUOUS, "homography_auc"):
-        if m == "homography_auc":
-            va = np.array([auc_score(a[k]["corner_error"], auc_eps) for k in keys], dtype=float)
-            vb = np.array([auc_score(b[k]["corner_error"], auc_eps) for k in keys], dtype=float)
-        else:
-            va = np.array([np.nan if a[k].get(m) is None else a[k][m] for k in keys], dtype=float)
-            vb = np.array([np.nan if b[k].get(m) is None else b[k][m] for k in keys], dtype=float)
+        va, vb = _per_pair(a, keys, m, auc_eps), _per_pair(b, keys, m, auc_eps)
         ok = np.isfinite(va) & np.isfinite(vb)
         if not ok.any():
             continue

@@ -4,8 +4,8 @@
 //   heatmap_threshold (heatmap_grid.h)  softmax + dustbin + depth-to-space + threshold -> states
 //   nms fixed point   (nms_grid.h)      equal to the greedy CPU NMS
 //   detect            (detect_grid.h)   kept points inside the border, sorted, first max_keypoints
-//   subpixel          (subpixel_grid.h) optional: keypoints to the vertex of the local parabola
-//   fits sample_descriptors (sample_descriptors_grid.h)  bilinear / bicubic + L2 normalisation
+//   subpixel          (subpixel_grid.h) optional: keypoints to their parabola fits' vertices
+//   sample_descriptors (sample_descriptors_grid.h)  bilinear / bicubic + L2 normalisation
 //
 // Semantics = superpoint_rt.SuperPoint on the CPU: the NMS domain is the valid (unpadded) region
 // [0, valid_h) x [0, valid_w) of the (8 Hc, 8 Wc) heatmap, the border is removed after NMS relative

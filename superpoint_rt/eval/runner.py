@@ -21,6 +21,7 @@ import cv2
 import numpy as np
 
 from superpoint_rt.eval import metrics as M
+from superpoint_rt.eval.generate import PROVENANCE
 from superpoint_rt.eval.hpatches import list_sequences, load_sequence
 from superpoint_rt.eval.methods import Method
 
@@ -150,7 +151,7 @@ def _environment() -> dict[str, Any]:
 
 def _provenance(data_dir: str) -> dict[str, Any] | None:
     """The benchmark's GENERATED.json (versions that made it; see ``generate.write_provenance``), None if absent."""
-    path = Path(data_dir) / "GENERATED.json"
+    path = Path(data_dir) / PROVENANCE
     try:
         doc = json.loads(path.read_text())
     except (OSError, ValueError):
