@@ -65,6 +65,12 @@ sp::Convention parse_conv(const std::string& s) {
                               "'");
 }
 
+sp::SubpixelMethod parse_subpixel_method(const std::string& s) {
+  if (s == "parabola") return sp::SubpixelMethod::kParabola;
+  if (s == "centroid") return sp::SubpixelMethod::kCentroid;
+  throw std::invalid_argument("subpixel_method must be 'parabola' or 'centroid', got '" + s + "'");
+}
+
 sp::NmsSchedule parse_schedule(const std::string& s) {
   if (s == "raster") return sp::NmsSchedule::kRaster;
   if (s == "reverse") return sp::NmsSchedule::kReverseRaster;
@@ -83,7 +89,8 @@ sp::PostprocessParams make_params(int64_t batch, int64_t hc, int64_t wc, int64_t
                                   double conf_threshold, int64_t nms_radius, int64_t border,
                                   int64_t max_keypoints, int64_t valid_h, int64_t valid_w,
                                   const std::string& interpolation, const std::string& convention,
-                                  int grid_sweeps, bool subpixel = false) {
+                                  int grid_sweeps, bool subpixel = false,
+                                  const std::string& subpixel_method = "parabola") {
   sp::PostprocessParams p{};
   p.batch = batch;
   p.hc = hc;
@@ -99,6 +106,7 @@ sp::PostprocessParams make_params(int64_t batch, int64_t hc, int64_t wc, int64_t
   p.convention = parse_conv(convention);
   p.grid_sweeps = grid_sweeps;
   p.subpixel = subpixel;
+  p.subpixel_method = parse_subpixel_method(subpixel_method);
   sp::check_postprocess_params(p);
   return p;
 }
@@ -109,7 +117,8 @@ py::dict postprocess_grid_cpu(const py::object& logits_obj, const py::object& co
                               double conf_threshold, int64_t nms_radius, int64_t border,
                               int64_t max_keypoints, int64_t valid_h, int64_t valid_w,
                               const std::string& interpolation, const std::string& convention,
-                              const std::string& schedule, bool subpixel) {
+                              const std::string& schedule, bool subpixel,
+                              const std::string& subpixel_method) {
   bool lf16, cf16;
   py::array logits = checked(logits_obj, "logits", true, 4, &lf16);
   py::array coarse = checked(coarse_obj, "coarse", true, 4, &cf16);
@@ -120,7 +129,7 @@ py::dict postprocess_grid_cpu(const py::object& logits_obj, const py::object& co
   }
   const sp::PostprocessParams p =
       make_params(b, hc, wc, coarse.shape(1), conf_threshold, nms_radius, border, max_keypoints,
-                  valid_h, valid_w, interpolation, convention, 2, subpixel);
+                  valid_h, valid_w, interpolation, convention, 2, subpixel, subpixel_method);
   const sp::NmsSchedule sched = parse_schedule(schedule);
   const int64_t k = p.k_out(), c = p.channels, h = p.height(), w = p.width();
   py::array_t<float> heat({b, h, w});
@@ -214,10 +223,11 @@ void postprocess_cuda(uintptr_t logits, bool logits_f16, uintptr_t coarse, bool 
                       const std::string& interpolation, const std::string& convention,
                       uintptr_t workspace, int64_t workspace_bytes, uintptr_t keypoints,
                       uintptr_t scores, uintptr_t descriptors, uintptr_t counts, uintptr_t error,
-                      uintptr_t stream, int grid_sweeps, bool subpixel) {
-  const sp::PostprocessParams p =
-      make_params(batch, hc, wc, channels, conf_threshold, nms_radius, border, max_keypoints,
-                  valid_h, valid_w, interpolation, convention, grid_sweeps, subpixel);
+                      uintptr_t stream, int grid_sweeps, bool subpixel,
+                      const std::string& subpixel_method) {
+  const sp::PostprocessParams p = make_params(
+      batch, hc, wc, channels, conf_threshold, nms_radius, border, max_keypoints, valid_h, valid_w,
+      interpolation, convention, grid_sweeps, subpixel, subpixel_method);
   if (logits == 0 || coarse == 0 || workspace == 0 || keypoints == 0 || scores == 0 ||
       descriptors == 0 || counts == 0 || error == 0) {
     throw std::invalid_argument("postprocess_cuda: null pointer");
@@ -259,6 +269,7 @@ void register_cuda_ops(py::module_& m) {
         py::arg("max_keypoints") = -1, py::arg("valid_h") = -1, py::arg("valid_w") = -1,
         py::arg("interpolation") = "bilinear", py::arg("convention") = "center",
         py::arg("schedule") = "raster", py::arg("subpixel") = false,
+        py::arg("subpixel_method") = "parabola",
         "CPU twin of postprocess_cuda: logits (B,65,Hc,Wc), coarse (B,C,Hc,Wc) float32/float16 -> "
         "dict(keypoints (B,K,2), scores (B,K), descriptors (B,K,C), counts (B,), heat, state)");
   m.def("nms_grid_cpu", &nms_grid_cpu, py::arg("heat"), py::arg("conf_threshold"),
@@ -282,7 +293,7 @@ void register_cuda_ops(py::module_& m) {
         py::arg("convention"), py::arg("workspace"), py::arg("workspace_bytes"),
         py::arg("keypoints"), py::arg("scores"), py::arg("descriptors"), py::arg("counts"),
         py::arg("error"), py::arg("stream"), py::arg("grid_sweeps") = 2,
-        py::arg("subpixel") = false,
+        py::arg("subpixel") = false, py::arg("subpixel_method") = "parabola",
         "enqueue the whole post-processing on `stream` (device pointers as ints); no sync");
   m.def("cuda_info", &cuda_info, "dict(device_count, driver_version, runtime_version)");
 #endif

@@ -115,7 +115,7 @@ class CpuPipeline:
             max_keypoints=o.max_keypoints,
         )
         if o.subpixel and len(kpts):
-            kpts = refine_subpixel(heat, kpts)
+            kpts = refine_subpixel(heat, kpts, o.subpixel_method)
         desc = ops.sample_descriptors(coarse, kpts, interpolation=o.interpolation, convention=str(o.convention))
         return Features(kpts, scores, desc, (h, w))
 

@@ -25,6 +25,7 @@ from typing import Any
 
 from .multiscale import check_scales
 from .ops._checks import CONVENTIONS, INTERPOLATIONS
+from .subpixel import SUBPIXEL_METHODS
 
 #: engine backends; "auto" = the best installed (see :mod:`superpoint_rt.backends`)
 BACKENDS: tuple[str, ...] = ("auto", "openvino", "onnxruntime", "torch", "tensorrt")
@@ -86,7 +87,13 @@ class SuperPointOptions:
     border: int = _opt(4, "drop points closer than this to the image border (after NMS)", DETECTION)
     max_keypoints: int | None = _opt(None, "keep the top-k by score (None: all)", DETECTION)
     interpolation: str = _opt("bilinear", "descriptor sampling", DETECTION, choices=INTERPOLATIONS)
-    subpixel: bool = _opt(True, "refine keypoints to the vertex of the heatmap's local quadratic fit", DETECTION)
+    subpixel: bool = _opt(True, "refine keypoints off the pixel grid by the heatmap's local shape", DETECTION)
+    subpixel_method: str = _opt(
+        "parabola",
+        "with `subpixel`: `parabola` (vertex of the local quadratic fits) or `centroid` (3x3 heat-weighted mean)",
+        DETECTION,
+        choices=SUBPIXEL_METHODS,
+    )
     convention: str | None = _opt(
         None,
         "where pixel x reads the coarse descriptors; None = what the weights record",
@@ -128,6 +135,8 @@ class SuperPointOptions:
         if self.convention is not None and self.convention not in CONVENTIONS:
             raise ValueError(f"convention must be one of {CONVENTIONS}, got {self.convention!r}")
         put("subpixel", bool(self.subpixel))
+        if self.subpixel_method not in SUBPIXEL_METHODS:
+            raise ValueError(f"subpixel_method must be one of {SUBPIXEL_METHODS}, got {self.subpixel_method!r}")
         put("scales", tuple(float(s) for s in check_scales(self.scales)))
         on_gpu = self.backend == "tensorrt" or (self.device is not None and self.device.startswith("cuda"))
         if on_gpu and self.scales != (1.0,):

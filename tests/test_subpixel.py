@@ -1,4 +1,5 @@
-"""Sub-pixel refinement (superpoint_rt.subpixel): exact on parabolic peaks, bounded, and wired into the API."""
+"""Sub-pixel refinement (superpoint_rt.subpixel): the parabola is exact on parabolic peaks, the centroid equals
+hand-worked 3x3 means; both bounded, and wired into the API."""
 
 from __future__ import annotations
 
@@ -40,6 +41,32 @@ def test_bounded_and_borders() -> None:
     assert refine_subpixel(heat, np.zeros((0, 2), np.float32)).shape == (0, 2)
 
 
+def test_centroid_hand_worked() -> None:
+    """3x3 heat-weighted means worked by hand: interior, image edge (outside weighs 0), zero window, clipping."""
+    heat = np.zeros((6, 7), np.float32)
+    heat[2, 2], heat[2, 3], heat[1, 2], heat[3, 1] = 0.5, 0.25, 0.125, 0.125  # window of (2, 2): total 1.0
+    heat[0, 6], heat[0, 5], heat[1, 6] = 0.5, 0.25, 0.25  # corner (6, 0): only 4 of 9 cells are inside
+    heat[5, 0] = 0.0  # (0, 5): its window is all zeros -> no move
+    kp = np.array([[2, 2], [6, 0], [0, 5]], np.float32)
+    out = refine_subpixel(heat, kp, "centroid")
+    # x: (0.25 * 1 + 0.125 * -1) / 1.0 = 0.125; y: (0.125 * -1 + 0.125 * 1) / 1.0 = 0
+    np.testing.assert_allclose(out[0], [2.125, 2.0], atol=1e-7)
+    # x: (0.25 * -1) / 1.0; y: (0.25 * 1) / 1.0
+    np.testing.assert_allclose(out[1], [5.75, 0.25], atol=1e-7)
+    np.testing.assert_array_equal(out[2], [0.0, 5.0])
+    lopsided = np.zeros((3, 3), np.float32)
+    lopsided[1, 1], lopsided[1, 2], lopsided[0, 2], lopsided[2, 2] = 0.1, 1.0, 1.0, 1.0  # mean dx = 3 / 3.1 > 0.5
+    np.testing.assert_allclose(refine_subpixel(lopsided, np.array([[1, 1]], np.float32), "centroid"), [[1.5, 1.0]])
+
+
+def test_centroid_symmetric_peak_stays_and_moves_toward_mass() -> None:
+    heat = _paraboloid(16, 20, 10.0, 7.0).clip(0.0, None)
+    np.testing.assert_allclose(refine_subpixel(heat, np.array([[10, 7]], np.float32), "centroid"), [[10.0, 7.0]])
+    heat = _paraboloid(16, 20, 10.3, 6.8).clip(0.0, None)
+    out = refine_subpixel(heat, np.array([[10, 7]], np.float32), "centroid")
+    assert 10.0 < out[0, 0] <= 10.3 and 6.8 <= out[0, 1] < 7.0  # toward the true peak, not past it
+
+
 def test_bad_input() -> None:
     heat = np.zeros((8, 8), np.float32)
     with pytest.raises(ValueError, match="heatmap"):
@@ -48,6 +75,8 @@ def test_bad_input() -> None:
         refine_subpixel(heat, np.zeros((3,), np.float32))
     with pytest.raises(ValueError, match="inside"):
         refine_subpixel(heat, np.array([[8, 0]], np.float32))
+    with pytest.raises(ValueError, match="subpixel method"):
+        refine_subpixel(heat, np.zeros((1, 2), np.float32), "gaussian")
 
 
 def test_api_subpixel_moves_points_within_half_a_pixel() -> None:
@@ -62,3 +91,23 @@ def test_api_subpixel_moves_points_within_half_a_pixel() -> None:
     assert np.all(np.abs(b.keypoints - a.keypoints) <= 0.5)
     assert np.any(b.keypoints != np.rint(b.keypoints))
     np.testing.assert_allclose(np.linalg.norm(b.descriptors, axis=1), 1.0, atol=1e-5)
+
+
+def test_api_subpixel_method() -> None:
+    """``subpixel_method="centroid"`` reaches the CPU pipeline: the same points as integer detection moved by the
+    NumPy centroid of the same heatmap; an unknown name is a ValueError naming the option."""
+    from superpoint_rt import SuperPoint
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        img = (np.random.default_rng(1).random((64, 80)) * 255).astype(np.uint8)
+        plain = SuperPoint("random", backend="onnxruntime", conf_threshold=0.0, max_keypoints=50, subpixel=False)
+        cen = SuperPoint("random", backend="onnxruntime", conf_threshold=0.0, max_keypoints=50,
+                         subpixel_method="centroid")  # fmt: skip
+        a, b = plain(img), cen(img)
+        heat = plain.heatmap(img)
+        with pytest.raises(ValueError, match="subpixel_method"):
+            SuperPoint("random", backend="onnxruntime", subpixel_method="gauss")
+    assert len(a) == len(b) > 0
+    assert np.all(np.abs(b.keypoints - a.keypoints) <= 0.5)
+    np.testing.assert_array_equal(b.keypoints, refine_subpixel(heat, a.keypoints, "centroid"))

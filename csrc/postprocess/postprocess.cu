@@ -70,7 +70,7 @@ int postprocess_cuda(const void* logits, bool logits_f16, const void* coarse, bo
   }
   if (err == 0 && p.subpixel) {
     err = subpixel_cuda(s.heat, keypoints, counts, p.batch, p.height(), p.width(), p.valid_h,
-                        p.valid_w, p.k_out(), stream);
+                        p.valid_w, p.k_out(), p.subpixel_method, stream);
   }
   if (err == 0) {
     err = sample_descriptors_cuda(coarse, coarse_f16, keypoints, counts, p.batch, p.channels, p.hc,

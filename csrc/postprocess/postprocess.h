@@ -4,7 +4,7 @@
 //   heatmap_threshold (heatmap_grid.h)  softmax + dustbin + depth-to-space + threshold -> states
 //   nms fixed point   (nms_grid.h)      equal to the greedy CPU NMS
 //   detect            (detect_grid.h)   kept points inside the border, sorted, first max_keypoints
-//   subpixel          (subpixel_grid.h) optional: keypoints to their parabola fits' vertices
+//   subpixel          (subpixel_grid.h) optional: parabola vertex or 3x3 centroid
 //   sample_descriptors (sample_descriptors_grid.h)  bilinear / bicubic + L2 normalisation
 //
 // Semantics = superpoint_rt.SuperPoint on the CPU: the NMS domain is the valid (unpadded) region
@@ -20,6 +20,7 @@
 #include "detect/detect_grid_launch.h"
 #include "nms/nms_grid_launch.h"
 #include "sample_descriptors/sample_descriptors.h"
+#include "subpixel/subpixel_grid.h"
 
 namespace sp {
 
@@ -33,6 +34,7 @@ struct PostprocessParams {
   Convention convention;
   int grid_sweeps;  // GPU NMS sweeps over every pixel before the per-image finish (>= 0)
   bool subpixel;    // refine keypoints (subpixel_grid.h) before the descriptors are sampled there
+  SubpixelMethod subpixel_method;  // how (when subpixel)
 
   int64_t height() const { return 8 * hc; }
   int64_t width() const { return 8 * wc; }

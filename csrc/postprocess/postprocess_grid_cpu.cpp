@@ -45,7 +45,7 @@ int32_t postprocess_grid_cpu(const void* logits, bool logits_f16, const void* co
   detect_grid_cpu(heat, state, p.detect_shape(), keypoints, scores, counts);
   if (p.subpixel) {
     subpixel_grid_cpu(heat, keypoints, counts, p.batch, p.height(), p.width(), p.valid_h, p.valid_w,
-                      p.k_out());
+                      p.k_out(), p.subpixel_method);
   }
   sample_descriptors_grid_cpu(coarse, coarse_f16, keypoints, counts, p.batch, p.channels, p.hc,
                               p.wc, p.k_out(), p.interpolation, p.convention, descriptors, &error);

@@ -257,6 +257,7 @@ class CudaPostprocess:
             int(s.cuda_stream),
             self.grid_sweeps,
             self.options.subpixel,
+            self.options.subpixel_method,
         )
         with torch.cuda.stream(s):
             bufs.keypoints_host.copy_(bufs.keypoints, non_blocking=True)
@@ -279,6 +280,7 @@ class CudaPostprocess:
             self.interpolation,
             self.convention,
             subpixel=self.options.subpixel,
+            subpixel_method=self.options.subpixel_method,
         )
         torch = self._torch
         bufs.keypoints_host.copy_(torch.from_numpy(d["keypoints"]))

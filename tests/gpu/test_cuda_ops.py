@@ -28,19 +28,17 @@ def _inputs(rng, batch, height, width, channels=256, dtype=np.float32, spread=2.
     return logits, coarse
 
 
-def _cpu_pipeline(
-    logits, coarse, thr, r, border, max_k, valid, interpolation, convention, use_reference=False, subpixel=False
-):
+def _cpu_pipeline(logits, coarse, thr, r, border, max_k, valid, interpolation, convention, **kw):
     """Per image: heatmap -> crop to the valid region -> detect [-> refine_subpixel] -> sample, as SuperPoint does on
-    the CPU."""
-    mod = reference if use_reference else ops
+    the CPU. ``kw``: use_reference (False), subpixel (False), subpixel_method ("parabola")."""
+    mod = reference if kw.get("use_reference", False) else ops
     out = []
     for b in range(logits.shape[0]):
         heat = mod.heatmap(logits[b])
         crop = np.ascontiguousarray(heat[: valid[0], : valid[1]])
         k, s = mod.detect(crop, thr, r, border, max_k)
-        if subpixel and len(k):
-            k = refine_subpixel(crop, k)
+        if kw.get("subpixel", False) and len(k):
+            k = refine_subpixel(crop, k, kw.get("subpixel_method", "parabola"))
         d = mod.sample_descriptors(coarse[b], k, interpolation, convention)
         out.append((heat, k, s, d))
     return out
@@ -69,16 +67,21 @@ def test_grid_pipeline_equals_cpu_ops(height, width, batch, valid):
     _check_against(d, _cpu_pipeline(logits, coarse, 0.015, 4, 4, None, valid, "bilinear", "center"), 1e-6)
 
 
+@pytest.mark.parametrize("method", ["parabola", "centroid"])
 @pytest.mark.parametrize(("border", "valid", "max_k"), [(0, (61, 90), -1), (4, (64, 96), 40), (1, (57, 93), -1)])
-def test_grid_pipeline_subpixel_equals_the_numpy_refinement(border, valid, max_k):
+def test_grid_pipeline_subpixel_equals_the_numpy_refinement(border, valid, max_k, method):
     """subpixel_grid.h over the twin's padded heatmap == refine_subpixel (float64 NumPy) on the CPU path's cropped
-    one, bit for bit: the valid region, not the padded buffer, decides which points lack a neighbour (border 0 keeps
-    points on its edge, which must not move). Descriptors are sampled at the refined points."""
+    one, bit for bit, for each method: the valid region, not the padded buffer, decides which neighbours exist
+    (border 0 keeps points on its edge; the parabola must not move them across it). Descriptors are sampled at the
+    refined points."""
     rng = np.random.default_rng(7 + border)
     logits, coarse = _inputs(rng, 2, 64, 96)
-    d = C.postprocess_grid_cpu(logits, coarse, 0.015, 2, border, max_k, *valid, "bilinear", "center", subpixel=True)
+    args = (0.015, 2, border, max_k, *valid, "bilinear", "center")
+    d = C.postprocess_grid_cpu(logits, coarse, *args, subpixel=True, subpixel_method=method)
     top = None if max_k < 0 else max_k
-    expected = _cpu_pipeline(logits, coarse, 0.015, 2, border, top, valid, "bilinear", "center", subpixel=True)
+    expected = _cpu_pipeline(
+        logits, coarse, 0.015, 2, border, top, valid, "bilinear", "center", subpixel=True, subpixel_method=method
+    )
     _check_against(d, expected, 1e-6)
     kp = np.concatenate([d["keypoints"][b, : d["counts"][b]] for b in range(2)])
     assert np.any(kp != np.rint(kp))  # the refinement moved points
@@ -87,7 +90,18 @@ def test_grid_pipeline_subpixel_equals_the_numpy_refinement(border, valid, max_k
     assert np.all(np.abs(kp - kp0) <= 0.5)
     if border == 0:
         edge = (kp0[:, 0] == 0) | (kp0[:, 0] == valid[1] - 1)
-        assert edge.any() and np.all(kp[edge, 0] == kp0[edge, 0])
+        assert edge.any()
+        if method == "parabola":
+            assert np.all(kp[edge, 0] == kp0[edge, 0])
+        else:  # the centroid may move inward only
+            assert np.all(np.abs(kp[edge, 0] - kp0[edge, 0]) <= 0.5)
+            assert np.all((kp[edge, 0] >= 0) & (kp[edge, 0] <= valid[1] - 1))
+
+
+def test_grid_pipeline_rejects_unknown_subpixel_method():
+    logits, coarse = _inputs(np.random.default_rng(0), 1, 16, 16, channels=8)
+    with pytest.raises(ValueError, match="subpixel_method"):
+        C.postprocess_grid_cpu(logits, coarse, 0.015, 2, 4, subpixel=True, subpixel_method="gauss")
 
 
 def test_grid_pipeline_equals_numpy_reference():

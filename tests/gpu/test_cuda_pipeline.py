@@ -62,14 +62,15 @@ def test_network_input_equals_cpu_preprocessing(shape, dtype):
 
 
 @needs_twin
-@pytest.mark.parametrize("subpixel", [False, True])
-def test_cpu_code_path_equals_superpoint(astronaut, subpixel):
+@pytest.mark.parametrize(("subpixel", "method"), [(False, "parabola"), (True, "parabola"), (True, "centroid")])
+def test_cpu_code_path_equals_superpoint(astronaut, subpixel, method):
     from superpoint_rt import SuperPoint
 
+    kw = dict(conf_threshold=0.016, subpixel=subpixel, subpixel_method=method)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        sp = SuperPoint("random", backend="torch", precision="fp32", conf_threshold=0.016, subpixel=subpixel)
-        pipe = GpuPipeline("random", device="cpu", conf_threshold=0.016, subpixel=subpixel)
+        sp = SuperPoint("random", backend="torch", precision="fp32", **kw)
+        pipe = GpuPipeline("random", device="cpu", **kw)
     a = cv2.resize(astronaut, (301, 237))
     b = cv2.flip(a, 1)
     gray = cv2.cvtColor(a, cv2.COLOR_BGR2GRAY)
