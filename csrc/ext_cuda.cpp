@@ -90,7 +90,7 @@ sp::PostprocessParams make_params(int64_t batch, int64_t hc, int64_t wc, int64_t
                                   int64_t max_keypoints, int64_t valid_h, int64_t valid_w,
                                   const std::string& interpolation, const std::string& convention,
                                   int grid_sweeps, bool subpixel = false,
-                                  const std::string& subpixel_method = "parabola") {
+                                  const std::string& subpixel_method = "centroid") {
   sp::PostprocessParams p{};
   p.batch = batch;
   p.hc = hc;
@@ -269,7 +269,7 @@ void register_cuda_ops(py::module_& m) {
         py::arg("max_keypoints") = -1, py::arg("valid_h") = -1, py::arg("valid_w") = -1,
         py::arg("interpolation") = "bilinear", py::arg("convention") = "center",
         py::arg("schedule") = "raster", py::arg("subpixel") = false,
-        py::arg("subpixel_method") = "parabola",
+        py::arg("subpixel_method") = "centroid",
         "CPU twin of postprocess_cuda: logits (B,65,Hc,Wc), coarse (B,C,Hc,Wc) float32/float16 -> "
         "dict(keypoints (B,K,2), scores (B,K), descriptors (B,K,C), counts (B,), heat, state)");
   m.def("nms_grid_cpu", &nms_grid_cpu, py::arg("heat"), py::arg("conf_threshold"),
@@ -293,7 +293,7 @@ void register_cuda_ops(py::module_& m) {
         py::arg("convention"), py::arg("workspace"), py::arg("workspace_bytes"),
         py::arg("keypoints"), py::arg("scores"), py::arg("descriptors"), py::arg("counts"),
         py::arg("error"), py::arg("stream"), py::arg("grid_sweeps") = 2,
-        py::arg("subpixel") = false, py::arg("subpixel_method") = "parabola",
+        py::arg("subpixel") = false, py::arg("subpixel_method") = "centroid",
         "enqueue the whole post-processing on `stream` (device pointers as ints); no sync");
   m.def("cuda_info", &cuda_info, "dict(device_count, driver_version, runtime_version)");
 #endif

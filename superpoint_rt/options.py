@@ -3,7 +3,8 @@
 The CPU and GPU pipelines read their settings from it, the command line's flags are generated from it
 (:func:`add_option_arguments` / :func:`options_from_args`), and the README's options table is printed from it
 (``python -m superpoint_rt.options``; a test keeps the README in step). Defaults for detection are the original
-authors' demo.
+authors' demo except three, each measured (README: Options): ``subpixel=True``, ``subpixel_method="centroid"`` and
+``interpolation="bicubic"``.
 
 Two kinds of options:
 
@@ -86,11 +87,13 @@ class SuperPointOptions:
     nms_radius: int = _opt(4, "greedy NMS: a kept point suppresses the (2r+1)^2 square around it", DETECTION)
     border: int = _opt(4, "drop points closer than this to the image border (after NMS)", DETECTION)
     max_keypoints: int | None = _opt(None, "keep the top-k by score (None: all)", DETECTION)
-    interpolation: str = _opt("bilinear", "descriptor sampling", DETECTION, choices=INTERPOLATIONS)
+    interpolation: str = _opt(
+        "bicubic", "descriptor sampling (the demo's: `bilinear`)", DETECTION, choices=INTERPOLATIONS
+    )
     subpixel: bool = _opt(True, "refine keypoints off the pixel grid by the heatmap's local shape", DETECTION)
     subpixel_method: str = _opt(
-        "parabola",
-        "with `subpixel`: `parabola` (vertex of the local quadratic fits) or `centroid` (3x3 heat-weighted mean)",
+        "centroid",
+        "with `subpixel`: `centroid` (3x3 heat-weighted mean) or `parabola` (vertex of the local quadratic fits)",
         DETECTION,
         choices=SUBPIXEL_METHODS,
     )

@@ -2,7 +2,7 @@
 
 NMS returns integer pixel positions; two ways to move them off the integer grid (``method``).
 
-``"parabola"`` (the default): for each keypoint ``(x, y)`` (pixel centres at integers) a parabola is fitted
+``"parabola"``: for each keypoint ``(x, y)`` (pixel centres at integers) a parabola is fitted
 through the heatmap at ``x - 1, x, x + 1`` (row ``y``) and another through ``y - 1, y, y + 1`` (column ``x``);
 the keypoint moves to their vertices:
 
@@ -13,13 +13,14 @@ each clipped to [-0.5, 0.5] (the maximum stays in its pixel) and 0 where the thr
 this recovers the peak exactly. On our bundled benchmark it lowers the localisation error by ~0.1 px at 480x640
 (docs/EVALUATION.md).
 
-``"centroid"``: the heatmap-weighted mean position of the 3x3 window around the keypoint,
+``"centroid"`` (the default since the 6th session of 2026-12-02): the heatmap-weighted mean position of the 3x3
+window around the keypoint,
 
     dx = sum_{i,j in -1..1} h[y+i, x+j] j / sum_{i,j} h[y+i, x+j],   likewise dy,
 
 where neighbours outside the image weigh nothing, clipped to [-0.5, 0.5] (0 when the window sums to 0). It pulls a
-point toward the heavier side of a skewed peak; on the training-photo benchmark it localises v3's points 0.025 px
-better than the parabola (docs/EVALUATION.md).
+point toward the heavier side of a skewed peak; it localises v3's points 0.025-0.03 px better than the parabola on
+the training-photo benchmark and on every held-out set (docs/EVALUATION.md).
 
 Both run in float64 and visit the window in a fixed order, so the CUDA post-processing (csrc/subpixel/) reproduces
 them bit for bit.
@@ -29,17 +30,18 @@ from __future__ import annotations
 
 import numpy as np
 
-#: the refinements ``refine_subpixel`` (and the ``subpixel_method`` option) know; the first is the default
+#: the refinements ``refine_subpixel`` (and the ``subpixel_method`` option, default ``"centroid"``) know
 SUBPIXEL_METHODS: tuple[str, ...] = ("parabola", "centroid")
 
 
-def refine_subpixel(heatmap: np.ndarray, keypoints: np.ndarray, method: str = "parabola") -> np.ndarray:
+def refine_subpixel(heatmap: np.ndarray, keypoints: np.ndarray, method: str = "centroid") -> np.ndarray:
     """Move integer keypoints off the pixel grid by the local shape of ``heatmap`` (see the module docstring).
 
     Args:
         heatmap: (H, W) float32 detector probabilities.
         keypoints: (N, 2) float32 integer-valued (x, y) pixel positions inside the heatmap.
-        method: ``"parabola"`` (vertex of the local quadratic fits) or ``"centroid"`` (3x3 weighted mean).
+        method: ``"centroid"`` (3x3 heat-weighted mean, the default) or ``"parabola"`` (vertex of the local
+            quadratic fits).
 
     Returns:
         (N, 2) float32 refined (x, y), each within 0.5 px of its input.

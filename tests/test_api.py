@@ -39,31 +39,34 @@ def test_batch_forms(random_sp, astronaut):
     assert len(stacked) == 2
 
 
-@pytest.mark.parametrize("subpixel", [False, True])
-def test_matches_numpy_reference_pipeline(rand_weights, astronaut, subpixel):
+@pytest.mark.parametrize(
+    ("subpixel", "method", "interpolation"),
+    [(False, "centroid", "bilinear"), (True, "parabola", "bilinear"), (True, "centroid", "bicubic")],
+)
+def test_matches_numpy_reference_pipeline(rand_weights, astronaut, subpixel, method, interpolation):
     """Our pipeline == NumPy reference post-processing on the same network output, incl. a non-multiple-of-8 size;
-    with ``subpixel`` (the default) the reference's integer points move by refine_subpixel (tested on its own against
-    hand-worked parabolas) before the descriptors are sampled."""
+    with ``subpixel`` the reference's integer points move by refine_subpixel (tested on its own against hand-worked
+    cases) before the descriptors are sampled. The last case is the default options
+    (tests/test_options.py), the first the demo's."""
     from superpoint_rt.backends import create_engine
     from superpoint_rt.subpixel import refine_subpixel
 
     gray = cv2.cvtColor(astronaut, cv2.COLOR_BGR2GRAY)[:203, :301]  # padded to 208x304 internally
+    kw = dict(subpixel=subpixel, subpixel_method=method, interpolation=interpolation)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        sp = SuperPoint(
-            rand_weights, backend="onnxruntime", conf_threshold=0.0155, max_keypoints=500, subpixel=subpixel
-        )
+        sp = SuperPoint(rand_weights, backend="onnxruntime", conf_threshold=0.0155, max_keypoints=500, **kw)
     f = sp(gray)
     x = np.pad(gray.astype(np.float32) / 255.0, ((0, 5), (0, 3)), mode="edge")[None, None]
     logits, coarse = create_engine("onnxruntime", rand_weights).run(x)
     heat = reference.heatmap(logits[0])[:203, :301]
     kp, sc = reference.detect(heat, conf_threshold=0.0155, nms_radius=4, border=4, max_keypoints=500)
     if subpixel:
-        kp = refine_subpixel(heat, kp)
+        kp = refine_subpixel(heat, kp, method)
         assert np.any(kp != np.rint(kp))
     np.testing.assert_allclose(f.keypoints, kp, rtol=0, atol=1e-5)  # heatmaps equal to float rounding
     np.testing.assert_allclose(f.scores, sc, atol=1e-6)
-    desc = reference.sample_descriptors(coarse[0], kp, interpolation="bilinear", convention="center")
+    desc = reference.sample_descriptors(coarse[0], kp, interpolation=interpolation, convention="center")
     np.testing.assert_allclose(f.descriptors, desc, atol=1e-5)
     assert (f.keypoints[:, 0] < 301 - 4).all() and (f.keypoints[:, 1] < 203 - 4).all()
 

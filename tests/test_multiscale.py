@@ -118,7 +118,13 @@ def test_pipeline_matches_per_level_reference(rand_weights, astronaut) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         sp = SuperPoint(
-            rand_weights, backend="onnxruntime", conf_threshold=0.01, max_keypoints=300, scales=scales, subpixel=False
+            rand_weights,
+            backend="onnxruntime",
+            conf_threshold=0.01,
+            max_keypoints=300,
+            scales=scales,
+            subpixel=False,
+            interpolation="bilinear",
         )  # the oracle merges integer per-level points (sub-pixel refinement is tested in test_subpixel/test_api)
     f = sp(gray)
     kp, sc, desc, lv = _oracle(rand_weights, gray, scales, 300)

@@ -23,11 +23,12 @@ from superpoint_rt.options import (
 README = Path(__file__).resolve().parents[1] / "README.md"
 
 
-def test_defaults_are_the_original_demo_plus_subpixel() -> None:
+def test_defaults_are_the_original_demo_plus_refinement_and_bicubic() -> None:
     o = SuperPointOptions()
     assert (o.conf_threshold, o.nms_radius, o.border, o.max_keypoints) == (0.015, 4, 4, None)
-    assert (o.interpolation, o.convention, o.scales) == ("bilinear", None, (1.0,))
-    assert o.subpixel  # the one departure from the demo's integer points (README: Options)
+    assert (o.convention, o.scales) == (None, (1.0,))
+    # the three measured departures from the demo (README: Options): its integer points and bilinear sampling
+    assert (o.subpixel, o.subpixel_method, o.interpolation) == (True, "centroid", "bicubic")
     assert (o.weights, o.backend, o.precision, o.device) == (None, "auto", None, None)
     assert o == DEFAULTS and not o.on_gpu
 

@@ -20,7 +20,7 @@ def _paraboloid(h: int, w: int, cx: float, cy: float) -> np.ndarray:
 def test_recovers_paraboloid_peak(cx: float, cy: float) -> None:
     heat = _paraboloid(16, 20, cx, cy)
     kp = np.array([[round(cx), round(cy)]], np.float32)
-    out = refine_subpixel(heat, kp)
+    out = refine_subpixel(heat, kp, "parabola")
     np.testing.assert_allclose(out, [[cx, cy]], atol=1e-4)
 
 
@@ -31,14 +31,14 @@ def test_bounded_and_borders() -> None:
     heat[0, 3], heat[0, 2], heat[0, 4] = 1.0, 0.5, 0.2  # top row: no y neighbour above
     heat[6, 6] = 0.3  # flat surroundings except this pixel... concave both ways
     kp = np.array([[4, 4], [3, 0], [6, 6], [1, 6]], np.float32)
-    out = refine_subpixel(heat, kp)
+    out = refine_subpixel(heat, kp, "parabola")
     assert out[0, 0] == pytest.approx(4.5) and out[0, 1] == pytest.approx(4.0)
     # x: (0.5 - 0.2) / (2 * (0.5 - 2 + 0.2)) = -0.1154; y: row -1 is outside -> 0
     assert out[1, 0] == pytest.approx(3.0 + 0.3 / (2 * -1.3)) and out[1, 1] == pytest.approx(0.0)
     np.testing.assert_allclose(out[2], [6.0, 6.0])  # symmetric peak stays
     np.testing.assert_allclose(out[3], [1.0, 6.0])  # all zero around: not concave, no move
     assert np.all(np.abs(out - kp) <= 0.5)
-    assert refine_subpixel(heat, np.zeros((0, 2), np.float32)).shape == (0, 2)
+    assert refine_subpixel(heat, np.zeros((0, 2), np.float32), "parabola").shape == (0, 2)
 
 
 def test_centroid_hand_worked() -> None:

@@ -21,7 +21,7 @@
 
 namespace sp {
 
-// Same order as superpoint_rt.subpixel.SUBPIXEL_METHODS.
+// The names of superpoint_rt.subpixel.SUBPIXEL_METHODS ("parabola", "centroid").
 enum class SubpixelMethod : int32_t { kParabola = 0, kCentroid = 1 };
 
 // d clipped to [-0.5, 0.5]: the refined point stays in its pixel.
