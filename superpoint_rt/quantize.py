@@ -106,6 +106,7 @@ def quantize_openvino(weights: Weights, calibration: list[np.ndarray], output: s
                 "calibration_inputs": len(calibration),
                 "calibration_shape": list(calibration[0].shape),
                 "kept_float": list(keep_float),
+                "bias_correction": "fast" if fast_bias_correction else "full",
                 "nncf": getattr(nncf, "__version__", "?"),
                 "openvino": ov.get_version(),
             },

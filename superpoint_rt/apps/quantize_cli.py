@@ -21,7 +21,9 @@ def cmd_quantize(args: argparse.Namespace) -> int:
     files = calibration_files(args.calib, args.max_images)
     h, w = (int(v) for v in args.size.lower().split("x"))
     calib = calibration_batches(files, (h, w), args.crops)
-    out = quantize_openvino(weights, calib, args.output, keep_float=args.keep_float)
+    out = quantize_openvino(
+        weights, calib, args.output, fast_bias_correction=args.bias_correction == "fast", keep_float=args.keep_float
+    )
     print(out)
     return 0
 
@@ -50,5 +52,12 @@ def register(subparsers: Any) -> None:
         default=[],
         metavar="LAYER",
         help="layers left in float, e.g. convPa convPb (the detector head, read by the sub-pixel refinement)",
+    )
+    p.add_argument(
+        "--bias-correction",
+        choices=("fast", "full"),
+        default="fast",
+        help="NNCF bias correction: 'fast' (default) or 'full' (slower to quantise, corrects each layer's output "
+        "shift on the calibration set after the layers before it are quantised)",
     )
     p.set_defaults(func=cmd_quantize)

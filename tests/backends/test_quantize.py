@@ -141,3 +141,27 @@ def test_cli_refuses_unknown_layers(tmp_path, capsys) -> None:
     )  # fmt: skip
     assert args.func(args) == 2
     assert "detector" in capsys.readouterr().err and not (tmp_path / "o.xml").exists()
+
+
+def test_cli_bias_correction_is_recorded(int8_ir, tmp_path) -> None:
+    import argparse
+
+    from superpoint_rt.apps.quantize_cli import register
+
+    _, default_ir = int8_ir
+    assert json.loads(qmod.int8_sidecar(default_ir).read_text())["bias_correction"] == "fast"
+    parser = argparse.ArgumentParser()
+    register(parser.add_subparsers())
+    npz = save_npz(random_weights(3), tmp_path / "w.npz")
+    _calibration(tmp_path)  # writes c0..c2.png into tmp_path
+    args = parser.parse_args(
+        ["quantize", "--weights", str(npz), "--calib", str(tmp_path), "--output", str(tmp_path / "o.xml"),
+         "--size", "64x80", "--crops", "1", "--bias-correction", "full"]
+    )  # fmt: skip
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert args.func(args) == 0
+    side = json.loads(qmod.int8_sidecar(tmp_path / "o.xml").read_text())
+    assert side["bias_correction"] == "full" and side["calibration_inputs"] == 3
+    with pytest.raises(SystemExit):
+        parser.parse_args(["quantize", "--calib", "x", "--output", "o.xml", "--bias-correction", "slow"])
