@@ -10,7 +10,8 @@ are matched one to one: ``a_only`` pairs only A gets right, ``b_only`` only B; t
 metrics (repeatability, NN mAP, matching score, localisation error, and each pair's share of the homography AUC at
 ``--auc-eps`` px, ``max(0, 1 - corner error / T)``, smoother than accuracy at one ε) the mean difference B - A gets
 a paired bootstrap 95% interval (pairs resampled together, fixed seed). A difference is "beyond noise" when p < 0.05
-(accuracy) or the interval excludes 0 (the others).
+(accuracy) or the interval excludes 0 (the others). Runs made with ``--homography-trials N`` (both, same N) also get
+``homography_trials@eps``: each pair's share of its N RANSAC runs within eps, compared like the continuous metrics.
 """
 
 from __future__ import annotations
@@ -70,6 +71,11 @@ def _per_pair(
     return np.array([np.nan if run[k].get(m) is None else run[k][m] for k in keys], dtype=float)
 
 
+def trial_accuracy(run: dict[tuple[str, int], dict[str, Any]], keys: list[tuple[str, int]], e: float) -> np.ndarray:
+    """Per pair, the share of its RANSAC trials (``corner_errors``; null = failed) with a corner error <= ``e``."""
+    return np.array([np.mean([c is not None and c <= e for c in run[k]["corner_errors"]]) for k in keys], float)
+
+
 def compare(
     a: dict[tuple[str, int], dict[str, Any]],
     b: dict[tuple[str, int], dict[str, Any]],
@@ -83,15 +89,28 @@ def compare(
         raise ValueError(f"the two runs have different pairs ({len(a)} vs {len(b)}): not the same benchmark")
     keys = sorted(k for k in a if a[k]["kind"] in kinds)
     out: dict[str, Any] = {"pairs": len(keys), "homography": {}, "continuous": {}}
+    if not keys:  # e.g. a run of viewpoint sequences only, asked about illumination
+        return out
     for e in eps:
-        ca = np.array([a[k]["corner_error"] is not None and a[k]["corner_error"] <= e for k in keys])
-        cb = np.array([b[k]["corner_error"] is not None and b[k]["corner_error"] <= e for k in keys])
+        ca = np.array([a[k]["corner_error"] is not None and a[k]["corner_error"] <= e for k in keys], dtype=bool)
+        cb = np.array([b[k]["corner_error"] is not None and b[k]["corner_error"] <= e for k in keys], dtype=bool)
         a_only, b_only = int((ca & ~cb).sum()), int((cb & ~ca).sum())
         p = mcnemar_exact(a_only, b_only)
         out["homography"][f"{e:g}"] = {
             "a": round(float(ca.mean()), 4), "b": round(float(cb.mean()), 4), "a_only": a_only, "b_only": b_only,
             "p_mcnemar": round(p, 4), "beyond_noise": p < 0.05,
         }  # fmt: skip
+    trials = [len(r[k].get("corner_errors") or []) for r in (a, b) for k in keys]
+    if keys and min(trials) > 1 and len(set(trials)) == 1:
+        for e in eps:
+            va, vb = trial_accuracy(a, keys, e), trial_accuracy(b, keys, e)
+            d = vb - va
+            lo, hi = paired_bootstrap(d)
+            out["continuous"][f"homography_trials@{e:g}"] = {
+                "a": round(float(va.mean()), 4), "b": round(float(vb.mean()), 4), "trials": trials[0],
+                "diff": round(float(d.mean()), 4), "ci95": [round(lo, 4), round(hi, 4)],
+                "beyond_noise": lo > 0 or hi < 0,
+            }  # fmt: skip
     for m in (*CONTINUOUS, "homography_auc"):
         va, vb = _per_pair(a, keys, m, auc_eps), _per_pair(b, keys, m, auc_eps)
         ok = np.isfinite(va) & np.isfinite(vb)
@@ -121,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         name_a, a = _pairs(args.a, args.method_a)
         name_b, b = _pairs(args.b, args.method_b)
-        doc = {"a": f"{name_a} ({args.a.name})", "b": f"{name_b} ({args.b.name})"}
+        doc: dict[str, Any] = {"a": f"{name_a} ({args.a.name})", "b": f"{name_b} ({args.b.name})"}
         doc["auc_eps"] = args.auc_eps
         for kind, sel in (("all", "iv"), ("i", "i"), ("v", "v")):
             doc[kind] = compare(a, b, args.eps, sel, args.auc_eps)
@@ -131,9 +150,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"A = {doc['a']}\nB = {doc['b']}")
     for kind in ("all", "i", "v"):
         r = doc[kind]
-        for e, h in r["homography"].items():
+        for eps, h in r["homography"].items():
             flag = "beyond noise" if h["beyond_noise"] else "noise"
-            print(f"[{kind}, {r['pairs']} pairs] hom. eps={e}: A {h['a']:.3f} B {h['b']:.3f} "
+            print(f"[{kind}, {r['pairs']} pairs] hom. eps={eps}: A {h['a']:.3f} B {h['b']:.3f} "
                   f"(A only {h['a_only']}, B only {h['b_only']}, McNemar p={h['p_mcnemar']:.3f}: {flag})")  # fmt: skip
         for m, c in r["continuous"].items():
             flag = "beyond noise" if c["beyond_noise"] else "noise"

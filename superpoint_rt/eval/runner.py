@@ -43,6 +43,7 @@ class EvalConfig:
     desc_eps: float = 3.0
     hom_eps: tuple[float, ...] = (1.0, 3.0, 5.0)
     ransac_threshold: float = 3.0
+    homography_trials: int = 1  # > 1: also RANSAC on shuffled match orders (metrics.homography_trial_errors)
     recall_base: str = "possible"
     kinds: str = "iv"
     max_sequences: int | None = None  # per kind, for quick runs
@@ -62,6 +63,7 @@ class PairResult:
     nn_map: float | None = None
     matching_score: float | None = None
     corner_error: float | None = None  # inf: the estimate failed
+    corner_errors: list[float] | None = None  # one per RANSAC trial (homography_trials > 1); [0] == corner_error
     n_matches: int = 0
     n_inliers: int = 0
 
@@ -108,6 +110,12 @@ class EvalResult:
             row[f"homography_auc@{auc_eps:g}"] = (
                 M.homography_auc(errs, auc_eps) if self.has_descriptors and errs else None
             )
+            if self.has_descriptors and self.config.homography_trials > 1:
+                trial = [p.corner_errors for p in ps if p.corner_errors]
+                for e in self.config.hom_eps:  # the mean over pairs of each pair's share of trials within e
+                    row[f"homography_trials@{e:g}"] = (
+                        float(np.mean([np.mean(np.asarray(t, float) <= e) for t in trial])) if trial else None
+                    )
             row["repeatability"] = _nanmean([p.repeatability for p in ps])
             row["localization_error"] = _nanmean([p.localization_error for p in ps])
             row["nn_map"] = _nanmean([p.nn_map for p in ps]) if self.has_descriptors else None
@@ -249,6 +257,10 @@ def evaluate(
                     pr.matching_score = dm.matching_score
                     est = M.estimate_homography(b_kp, b_desc, kp2, desc2, h, sz, cfg.ransac_threshold, distances=dd)
                     pr.corner_error = est.error
+                    if cfg.homography_trials > 1:
+                        pr.corner_errors = M.homography_trial_errors(
+                            b_kp, kp2, est.matches, h, sz, cfg.homography_trials, cfg.ransac_threshold
+                        )
                     pr.n_matches = len(est.matches)
                     pr.n_inliers = int(est.inliers.sum())
                     if vis is None and (small.kind, k) == tuple(cfg.vis_pair):

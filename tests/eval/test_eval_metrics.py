@@ -231,3 +231,22 @@ def test_bad_inputs_raise() -> None:
         M.repeatability(np.zeros((3, 2)), np.zeros((3, 2)), np.eye(2), SHAPE, SHAPE)
     with pytest.raises(ValueError, match="recall_base"):
         M.ranked_nn_matches(KP, D1, KP, D1, np.eye(3), SHAPE, SHAPE, recall_base="x")
+
+
+def test_homography_trials_reorder_the_matches_and_keep_trial_0() -> None:
+    rng = np.random.default_rng(5)
+    truth = np.array([[1.02, 0.03, -3.0], [0.01, 0.98, 5.0], [5e-5, 1e-4, 1.0]])
+    kp1 = rng.uniform(5, 150, (60, 2))
+    kp2 = M.warp(kp1, truth)[0] + rng.normal(0, 0.8, (60, 2))  # noisy positions: trials may differ a little
+    kp2[:12] = rng.uniform(0, 150, (12, 2))  # 12 outliers
+    matches = np.stack([np.arange(60), np.arange(60)], axis=1)
+    errs = M.homography_trial_errors(kp1, kp2, matches, truth, SHAPE, 6)
+    assert len(errs) == 6 and all(e < 2.0 for e in errs)  # every order finds the homography
+    desc = np.eye(60)
+    est = M.estimate_homography(kp1, desc, kp2, desc, truth, SHAPE)  # identical descriptors: matches i <-> i
+    assert np.array_equal(est.matches, matches)
+    assert errs[0] == est.error  # trial 0 is the plain estimate
+    assert M.homography_trial_errors(kp1, kp2, matches, truth, SHAPE, 6) == errs  # deterministic
+    assert M.homography_trial_errors(kp1, kp2, matches[:3], truth, SHAPE, 2) == [float("inf")] * 2
+    with pytest.raises(ValueError, match="trials"):
+        M.homography_trial_errors(kp1, kp2, matches, truth, SHAPE, 0)

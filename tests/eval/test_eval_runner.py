@@ -239,3 +239,16 @@ def test_cli_superpoint_row_label(bench: Path, capsys: pytest.CaptureFixture[str
         warnings.simplefilter("ignore")  # "random weights" warning
         assert cli_main(argv) == 0
     assert "| mine-fp32 | i | 5 |" in capsys.readouterr().out
+
+
+def test_homography_trials_in_pairs_and_summary(bench: Path) -> None:
+    import dataclasses
+
+    r = evaluate(bench, fixed_points_method(), dataclasses.replace(SMALL, homography_trials=3), progress=False)
+    pairs = [p for p in r.pairs if p.kind == "i"]
+    assert all(len(p.corner_errors or []) == 3 and p.corner_errors[0] == p.corner_error for p in pairs)
+    assert r.summary()["i"]["homography_trials@1"] == 1.0  # identical points: every order is exact
+    plain = evaluate(bench, fixed_points_method(), SMALL, progress=False)
+    assert "homography_trials@1" not in plain.summary()["i"] and plain.pairs[0].corner_errors is None
+    with pytest.raises(SystemExit):
+        cli_main([str(bench), "--homography-trials", "0"])

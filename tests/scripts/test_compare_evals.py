@@ -76,3 +76,29 @@ def test_different_benchmarks_are_refused(tmp_path: Path, capsys: pytest.Capture
     assert "not the same benchmark" in capsys.readouterr().err
     (tmp_path / "c.json").write_text("{}")
     assert m.main([str(a), str(tmp_path / "c.json")]) == 2
+
+
+def test_trial_accuracy_by_hand(tmp_path: Path) -> None:
+    m = _load()
+    a = _eval(tmp_path / "a.json", [1.0, 1.0, 9.0, 9.0, 1.0], [0.5] * 5, "vvvvv")
+    b = _eval(tmp_path / "b.json", [1.0, 9.0, 1.0, 9.0, 1.0], [0.5] * 5, "vvvvv")
+    da, db = json.loads(a.read_text()), json.loads(b.read_text())
+    # A's 4 trials per pair: shares within 3 px 1, 3/4, 0, 1/4, 1/2 (None = failed) -> mean 0.5
+    ta = [[1.0, 2, 2, 2], [1.0, 2, None, 2], [9.0, 4, 4, 4], [9.0, 1, 5, 5], [1.0, 1, 7, 7]]
+    # B's: 1, 1/4, 1, 0, 1/2 -> mean 0.55
+    tb = [[1.0, 1, 1, 1], [9.0, 1, 9, 9], [1.0, 1, 1, 1], [9.0, 4, 4, None], [1.0, 2, 8, 8]]
+    for doc, t in ((da, ta), (db, tb)):
+        for p, errs in zip(doc["results"][0]["pairs"], t):
+            p["corner_errors"] = errs
+    a.write_text(json.dumps(da))
+    b.write_text(json.dumps(db))
+    out = tmp_path / "cmp.json"
+    assert m.main([str(a), str(b), "--eps", "3", "--json", str(out)]) == 0
+    c = json.loads(out.read_text())["all"]["continuous"]["homography_trials@3"]
+    assert (c["a"], c["b"], c["trials"], c["diff"]) == (0.5, 0.55, 4, 0.05)
+    keys = sorted(m._pairs(a, 0)[1])
+    assert m.trial_accuracy(m._pairs(b, 0)[1], keys, 3.0).tolist() == [1.0, 0.25, 1.0, 0.0, 0.5]
+    # runs without trials (or with different counts) get no trial row
+    plain = _eval(tmp_path / "p.json", [1.0, 1.0, 9.0, 9.0, 1.0], [0.5] * 5, "vvvvv")
+    assert m.main([str(plain), str(b), "--json", str(out)]) == 0
+    assert "homography_trials@3" not in json.loads(out.read_text())["all"]["continuous"]
