@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # How the packaged weights were made, stage by stage: v1 (superpoint_rt_v1.npz, step 4648, stages 1-5), v2
-# (superpoint_rt_v2.npz, step 12843, stages 6-8, which continue v1's run and need ../shared/photos) and v3, the
-# default (superpoint_rt.npz, step 18761, stages 9-10, which continue v2's run).
+# (superpoint_rt_v2.npz, step 12843, stages 6-8, which continue v1's run and need ../shared/photos), v3
+# (superpoint_rt_v3.npz, step 18761, stages 9-10, which continue v2's run) and v4, the default (superpoint_rt.npz,
+# step 23373, stages 11-12, which continue v3's run).
 # Every stage resumes (--resume) and stops cleanly (--time-limit MIN, SIGTERM/SIGUSR1); our run went in chunks
 # on 2 CPU cores across sessions (see the weights card in docs/MODEL_CARD.md). Needs `pip install -e '.[train,eval]'` and
 # the training photos (data/PHOTOS.md):
@@ -93,12 +94,28 @@ mkdir -p train_runs/superpoint_v2d/checkpoints
 cp train_runs/superpoint_v2b/checkpoints/last.pt train_runs/superpoint_v2d/checkpoints/
 $TORCHRUN --config configs/superpoint_v2d_labels.yaml --run-dir train_runs/superpoint_v2d --resume --max-steps 18761
 
-# 10. Package v3 (the default) and its INT8 IR with the detector head in float (fully quantised, it failed the
-#     guard with sub-pixel points: docs/MODEL_CARD.md, card v3)
+# 10. Package v3 and its INT8 IR with the detector head in float (fully quantised, it failed the guard with
+#     sub-pixel points: docs/MODEL_CARD.md, card v3)
 python scripts/release_weights.py --run-dir train_runs/superpoint_v2d --name superpoint-rt --no-int8 \
+    --licence "MIT (superpoint_rt), with the training data's terms (docs/MODEL_CARD.md)" \
+    --out superpoint_rt/data/weights/superpoint_rt_v3.npz
+superpoint-rt quantize --weights superpoint_rt/data/weights/superpoint_rt_v3.npz --calib "$PHOTOS/*/train/*.jpg" \
+    --keep-float convPa convPb --output superpoint_rt/data/weights/superpoint_rt_v3_int8.xml
+
+# 11. v4: v3's run on to 19455, a third Homographic Adaptation of the same crops with v3 as the labeller (at most
+#     256 points per crop), recipe F (D on those labels) to 23373
+$TORCHRUN --config configs/superpoint_v2d_labels.yaml --run-dir train_runs/superpoint_v2d --resume --max-steps 19455
+superpoint-rt train adapt --weights superpoint-rt-v3 --images train_data/crops_photos \
+    --out train_runs/adapt_photos_v3_top256 --num-homographies 32 --batch-size 16 --precision int8 --seed 5 --top-k 256
+mkdir -p train_runs/superpoint_v2f/checkpoints
+cp train_runs/superpoint_v2d/checkpoints/last.pt train_runs/superpoint_v2f/checkpoints/
+$TORCHRUN --config configs/superpoint_v2f_labels3_top256.yaml --run-dir train_runs/superpoint_v2f --resume --max-steps 23373
+
+# 12. Package v4 (the default) and its INT8 IR, detector head in float as v3's
+python scripts/release_weights.py --run-dir train_runs/superpoint_v2f --name superpoint-rt --no-int8 \
     --licence "MIT (superpoint_rt), with the training data's terms (docs/MODEL_CARD.md)" \
     --out superpoint_rt/data/weights/superpoint_rt.npz --onnx superpoint_rt/data/weights/superpoint_rt.onnx
 superpoint-rt quantize --weights superpoint_rt/data/weights/superpoint_rt.npz --calib "$PHOTOS/*/train/*.jpg" \
     --keep-float convPa convPb --output superpoint_rt/data/weights/superpoint_rt_int8.xml
-superpoint-rt eval bundled --method superpoint --precision fp32 --json bench/results/eval_bundled_v3_step18761_fp32.json
+superpoint-rt eval bundled --method superpoint --precision fp32 --json bench/results/eval_bundled_v4_step23373_fp32.json
 superpoint-rt demo --output demo.mp4

@@ -193,20 +193,21 @@ def test_packaged_names(monkeypatch, tmp_path):
 
 
 def test_versioned_names_load_their_weights() -> None:
-    """``superpoint-rt-v1`` is the step-4648 release (the first default), ``superpoint-rt-v2`` step 12843 (the default
-    before v3), ``superpoint-rt-v3`` the default (step 18761); each carries its own guarded INT8 IR, tied to it by
-    fingerprint (v3's keeps the detector head in float)."""
+    """``superpoint-rt-v1`` is the step-4648 release (the first default), ``superpoint-rt-v2`` step 12843,
+    ``superpoint-rt-v3`` step 18761 (the default before v4), ``superpoint-rt-v4`` the default (step 23373); each carries
+    its own INT8 IR, tied to it by fingerprint (v3's and v4's keep the detector head in float)."""
     from superpoint_rt.backends.auto import guarded_int8_model
 
-    names = ("superpoint-rt-v1", "superpoint-rt-v2", "superpoint-rt-v3")
+    names = ("superpoint-rt-v1", "superpoint-rt-v2", "superpoint-rt-v3", "superpoint-rt-v4")
     if not all(PACKAGED_WEIGHTS[n].exists() for n in names):
         pytest.skip("this installation ships no default weights")
-    v1, v2, v3 = (load_weights(n) for n in names)
+    v1, v2, v3, v4 = (load_weights(n) for n in names)
     default = load_weights(None)
-    assert (v1.meta.get("step"), v2.meta.get("step"), v3.meta.get("step")) == (4648, 12843, 18761)
-    assert v3.fingerprint == default.fingerprint == load_weights("superpoint-rt").fingerprint
-    assert len({v1.fingerprint, v2.fingerprint, v3.fingerprint}) == 3
-    for w, ir in ((v1, "superpoint_rt_v1_int8.xml"), (v2, "superpoint_rt_v2_int8.xml"), (v3, "superpoint_rt_int8.xml")):
+    assert tuple(w.meta.get("step") for w in (v1, v2, v3, v4)) == (4648, 12843, 18761, 23373)
+    assert v4.fingerprint == default.fingerprint == load_weights("superpoint-rt").fingerprint
+    assert len({v1.fingerprint, v2.fingerprint, v3.fingerprint, v4.fingerprint}) == 4
+    irs = ("superpoint_rt_v1_int8.xml", "superpoint_rt_v2_int8.xml", "superpoint_rt_v3_int8.xml", "superpoint_rt_int8.xml")
+    for w, ir in zip((v1, v2, v3, v4), irs, strict=True):
         path, why = guarded_int8_model(w)
         assert path is not None and path.endswith(ir), why
 
@@ -225,11 +226,16 @@ def test_shipped_default_files_agree() -> None:
     w = load_weights(None)
     assert w.meta["name"] == "superpoint-rt" and w.meta["stage"] == "superpoint"
     # each shipped IR carries the metadata of the weights it was quantised from (rt_info): the shipped file's, not a
-    # draft's; v3's keeps the detector head in float (its sidecar says so)
+    # draft's; v4's (the default) keeps the detector head in float (its sidecar says so), as v3's does
     import html
     import re
 
-    for weights, stem in ((w, "superpoint_rt_int8"), (load_weights("superpoint-rt-v2"), "superpoint_rt_v2_int8")):
+    shipped_irs = (
+        (w, "superpoint_rt_int8"),
+        (load_weights("superpoint-rt-v3"), "superpoint_rt_v3_int8"),
+        (load_weights("superpoint-rt-v2"), "superpoint_rt_v2_int8"),
+    )
+    for weights, stem in shipped_irs:
         side = json.loads(DEFAULT_WEIGHTS.with_name(stem + ".json").read_text())
         assert side["weights_fingerprint"] == weights.fingerprint
         xml = DEFAULT_WEIGHTS.with_name(stem + ".xml").read_text()
@@ -238,10 +244,8 @@ def test_shipped_default_files_agree() -> None:
         ir_meta = json.loads(html.unescape(found.group(1)))
         for key in ("name", "step", "licence", "note"):
             assert ir_meta.get(key) == weights.meta.get(key), key
-    assert json.loads(DEFAULT_WEIGHTS.with_name("superpoint_rt_int8.json").read_text())["kept_float"] == [
-        "convPa",
-        "convPb",
-    ]
+    for stem in ("superpoint_rt_int8", "superpoint_rt_v3_int8"):
+        assert json.loads(DEFAULT_WEIGHTS.with_name(stem + ".json").read_text())["kept_float"] == ["convPa", "convPb"]
     x = np.random.default_rng(0).random((1, 1, 64, 80), dtype=np.float32)
     shipped = ort.InferenceSession(str(DEFAULT_WEIGHTS.with_suffix(".onnx")), providers=["CPUExecutionProvider"])
     built = ort.InferenceSession(build_onnx(w).SerializeToString(), providers=["CPUExecutionProvider"])
