@@ -5,7 +5,10 @@
 
 The step is read from each file name (the last integer in it). Only the "all" summary row is used, plus the
 homography AUC at 5 px computed from the per-pair corner errors (so older files without it in their summary work
-too); files with a different pair count than the first are refused (they are not the same benchmark).
+too); files with a different pair count than the first are refused (they are not the same benchmark). When every
+file was made with the same ``--homography-trials N`` (N > 1), the rows and the plot also carry
+``homography_trials@1/3/5`` (each pair's share of N RANSAC runs within eps, averaged): single RANSAC runs move a
+checkpoint's homography accuracy by a few points, so read those for decisions. Files with different N are refused.
 """
 
 from __future__ import annotations
@@ -24,10 +27,12 @@ from superpoint_rt.sysinfo import cpu_description
 
 METRICS = ("homography@1", "homography@3", "homography@5", "repeatability", "nn_map", "matching_score")
 AUC = "homography_auc@5"
+TRIALS = ("homography_trials@1", "homography_trials@3", "homography_trials@5")
 
 
 def read_rows(paths: list[Path]) -> list[dict[str, Any]]:
-    """One row per eval JSON: step (from the file name), pairs and :data:`METRICS` of the "all" summary."""
+    """One row per eval JSON: step (from the file name), pairs, :data:`METRICS` of the "all" summary, the AUC, and
+    :data:`TRIALS` with ``homography_trials`` (N) when every file has them."""
     rows = []
     for p in paths:
         found = re.findall(r"\d+", p.stem)
@@ -37,10 +42,21 @@ def read_rows(paths: list[Path]) -> list[dict[str, Any]]:
         summary = result["summary"]["all"]
         auc = homography_auc([q["corner_error"] for q in result["pairs"]], 5.0)
         row = {"step": int(found[-1]), "pairs": summary["pairs"], **{k: round(summary[k], 4) for k in METRICS}}
-        rows.append({**row, AUC: round(auc, 4)})
+        row[AUC] = round(auc, 4)
+        trials = int(result.get("config", {}).get("homography_trials", 1))
+        if trials > 1 and all(k in summary for k in TRIALS):
+            row.update({"homography_trials": trials, **{k: round(summary[k], 4) for k in TRIALS}})
+        rows.append(row)
     rows.sort(key=lambda r: r["step"])
     if len({r["pairs"] for r in rows}) > 1:
         raise ValueError(f"different pair counts {sorted({r['pairs'] for r in rows})}: not the same benchmark")
+    counts = {r.get("homography_trials") for r in rows}
+    if len(counts) > 1:
+        if None not in counts:
+            raise ValueError(f"different --homography-trials {sorted(c for c in counts if c)}: not comparable")
+        for r in rows:  # some files have no trials: keep the metrics every file has
+            for k in ("homography_trials", *TRIALS):
+                r.pop(k, None)
     return rows
 
 
@@ -52,9 +68,14 @@ def plot(rows: list[dict[str, Any]], out: Path, shipped: int | None) -> None:
 
     steps = [r["step"] for r in rows]
     fig, ax = plt.subplots(figsize=(8, 4.2))
-    shown = (*METRICS[:5], AUC)
-    for k, style in zip(shown, ("o-", "s-", "^-", "d--", "x:", "k*-")):
+    shown: tuple[str, ...] = (*METRICS[:5], AUC)
+    styles = ["o-", "s-", "^-", "d--", "x:", "k*-"]
+    if TRIALS[0] in rows[0]:  # the averaged homography replaces the single RANSAC runs
+        shown = (*TRIALS, *METRICS[3:5], AUC)
+    for k, style in zip(shown, styles, strict=True):
         label = "hom. AUC@5px" if k == AUC else k.replace("homography@", "hom. eps=")
+        if k in TRIALS:
+            label = f"hom. eps={k.split('@')[1]} ({rows[0]['homography_trials']} RANSAC runs)"
         ax.plot(steps, [r[k] for r in rows], style, label=label)
     if shipped is not None:
         ax.axvline(shipped, color="grey", lw=1)

@@ -50,3 +50,30 @@ def test_mixed_benchmarks_and_unnamed_steps_are_refused(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="no step"):
         mod.read_rows([_eval_json(tmp_path / "final.json", 8, 0.5)])
     assert mod.main([str(tmp_path / "final.json")]) == 2
+
+
+def _with_trials(path: Path, trials: int, value: float) -> Path:
+    doc = json.loads(path.read_text())
+    result = doc["results"][0]
+    result["config"] = {"homography_trials": trials}
+    result["summary"]["all"].update({f"homography_trials@{e}": value + e / 1000 for e in (1, 3, 5)})
+    path.write_text(json.dumps(doc))
+    return path
+
+
+def test_trial_averaged_homography_is_carried_when_every_file_has_it(tmp_path: Path) -> None:
+    mod = _load()
+    a = _with_trials(_eval_json(tmp_path / "step_1.json", 4, 0.5), 10, 0.6)
+    b = _with_trials(_eval_json(tmp_path / "step_2.json", 4, 0.5), 10, 0.7)
+    rows = mod.read_rows([b, a])
+    assert [r["homography_trials@3"] for r in rows] == [0.603, 0.703] and rows[0]["homography_trials"] == 10
+    assert mod.main([str(a), str(b), "--plot", str(tmp_path / "t.png")]) == 0 and (tmp_path / "t.png").exists()
+    # a file without trials: the averages are dropped from every row, the rest stays
+    c = _eval_json(tmp_path / "step_3.json", 4, 0.5)
+    rows = mod.read_rows([a, b, c])
+    assert all("homography_trials@3" not in r and "homography_trials" not in r for r in rows)
+    assert [r["step"] for r in rows] == [1, 2, 3]
+    # different trial counts cannot be compared
+    d = _with_trials(_eval_json(tmp_path / "step_4.json", 4, 0.5), 5, 0.7)
+    with pytest.raises(ValueError, match="homography-trials"):
+        mod.read_rows([a, d])
