@@ -206,7 +206,7 @@ def test_versioned_names_load_their_weights() -> None:
     assert tuple(w.meta.get("step") for w in (v1, v2, v3, v4)) == (4648, 12843, 18761, 23373)
     assert v4.fingerprint == default.fingerprint == load_weights("superpoint-rt").fingerprint
     assert len({v1.fingerprint, v2.fingerprint, v3.fingerprint, v4.fingerprint}) == 4
-    irs = ("superpoint_rt_v1_int8.xml", "superpoint_rt_v2_int8.xml", "superpoint_rt_v3_int8.xml", "superpoint_rt_int8.xml")
+    irs = [f"superpoint_rt_{v}_int8.xml" for v in ("v1", "v2", "v3")] + ["superpoint_rt_int8.xml"]
     for w, ir in zip((v1, v2, v3, v4), irs, strict=True):
         path, why = guarded_int8_model(w)
         assert path is not None and path.endswith(ir), why
