@@ -11,6 +11,7 @@ Sizes are written HEIGHTxWIDTH.
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from pathlib import Path
 from typing import Any
@@ -41,6 +42,16 @@ def _positive_int(text: str) -> int:
     return n
 
 
+def _nonneg_float(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not math.isfinite(v) or v < 0:
+        raise argparse.ArgumentTypeError(f"must be finite and >= 0, got {text}")
+    return v
+
+
 def register(subparsers: Any) -> None:
     """Add the ``eval`` subcommand (``func`` = :func:`run`)."""
     p = subparsers.add_parser(
@@ -65,6 +76,13 @@ def register(subparsers: Any) -> None:
     g.add_argument("--max-sequences", type=int, help="at most this many sequences per kind (quick runs)")
     g.add_argument("--rep-size", type=_size, default=(240, 320), help="detector-metric size (240x320)")
     g.add_argument("--rep-keypoints", type=int, default=300, help="points for repeatability (300)")
+    g.add_argument(
+        "--rep-nms",
+        type=_nonneg_float,
+        metavar="R",
+        help="equal-footing repeatability: one greedy NMS (Chebyshev radius R px, by score) on every method's "
+        "detector-metric points first, as SuperPoint's own NMS (R = 4) does; off by default (the paper's protocol)",
+    )
     g.add_argument("--desc-size", type=_size, default=(480, 640), help="descriptor/homography size (480x640)")
     g.add_argument("--desc-keypoints", type=int, default=1000, help="points for descriptors/homography (1000)")
     g.add_argument(
@@ -192,6 +210,7 @@ def run(args: argparse.Namespace) -> int:
     cfg = EvalConfig(
         rep_size=args.rep_size,
         rep_keypoints=args.rep_keypoints,
+        rep_nms=args.rep_nms,
         desc_size=args.desc_size,
         desc_keypoints=args.desc_keypoints,
         kinds=args.kinds,

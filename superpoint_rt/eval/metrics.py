@@ -11,6 +11,9 @@ Definitions (written for this project; they follow the paper's appendix and rpau
   points into image 2; a point is repeated when the nearest point of the other image lies within
   ``eps``; ``(repeated_1 + repeated_2) / (n_1 + n_2)``.
 * localisation error: mean of those nearest distances that are ``<= eps`` (both directions pooled).
+* equal-footing repeatability (optional, ``point_nms``): the same after one greedy NMS of every method's
+  points, so a detector that reports several points on one corner (ORB: one per pyramid level) is
+  counted as SuperPoint, whose own NMS keeps one point per 9x9 window, is.
 * NN mAP: each shared-region point of image 1 is matched to its descriptor nearest neighbour among
   the shared-region points of image 2; matches ranked by descriptor distance; a match is correct when
   the warped point lies within ``eps`` of its match. Average precision = ``sum_k P@k * correct_k / P``
@@ -125,6 +128,33 @@ def repeatability(
     rep = (c1 + c2) / (n1 + n2)
     err = float((min1[ok1].sum() + min2[ok2].sum()) / (c1 + c2)) if c1 + c2 > 0 else float("nan")
     return Repeatability(float(rep), err, n1, n2, c1, c2)
+
+
+def point_nms(points: np.ndarray, scores: np.ndarray, radius: float) -> np.ndarray:
+    """Greedy non-maximum suppression of sub-pixel points: indices kept, ascending.
+
+    Points are visited by score (highest first; the earlier index first on ties); a point is kept
+    when no point kept before it lies within Chebyshev distance ``radius`` (``max(|dx|, |dy|) <= radius``),
+    the square window SuperPoint's own NMS uses on its heatmap. ``radius = 0`` keeps all but exact duplicates.
+    ``points``: (N, 2) x, y in pixels; ``scores``: (N,).
+    """
+    p = _as_points(points, "points")
+    s = np.asarray(scores, dtype=np.float64).reshape(-1)
+    if len(s) != len(p):
+        raise ValueError(f"point_nms: {len(p)} points but {len(s)} scores")
+    r = float(radius)
+    if not np.isfinite(r) or r < 0:
+        raise ValueError(f"point_nms: radius must be finite and >= 0, got {radius}")
+    if not (np.isfinite(p).all() and np.isfinite(s).all()):
+        raise ValueError("point_nms: points and scores must be finite")
+    suppressed = np.zeros(len(p), dtype=bool)
+    kept: list[int] = []
+    for i in np.argsort(-s, kind="stable").tolist():
+        if suppressed[i]:
+            continue
+        kept.append(i)
+        suppressed |= np.abs(p - p[i]).max(axis=1) <= r
+    return np.sort(np.asarray(kept, dtype=np.int64))
 
 
 def descriptor_distances(desc1: np.ndarray, desc2: np.ndarray) -> np.ndarray:

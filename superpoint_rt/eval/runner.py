@@ -4,7 +4,8 @@ Protocol (defaults = the paper's): detector metrics at 240x320 with the best 300
 and eps = 3; descriptor metrics (NN mAP, matching score) and homography estimation at 480x640 with the
 method's best 1000 points, eps = 3 for the descriptor metrics and eps = 1, 3, 5 for homography
 correctness. Pairs are (1, k), k = 2..6, of every sequence; results per sequence kind (``i``, ``v``)
-and overall (means over pairs; a failed homography estimate counts as wrong).
+and overall (means over pairs; a failed homography estimate counts as wrong). ``rep_nms`` (off by
+default) applies one greedy NMS to every method's detector-metric points first (equal footing).
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ class EvalConfig:
     rep_keypoints: int = 300
     rep_eps: float = 3.0
     rep_detect_keypoints: int | None = None  # what the method returns before the shared-region filter
+    rep_nms: float | None = None  # greedy NMS radius (px) on every method's points before repeatability (off)
     desc_size: tuple[int, int] = (480, 640)
     desc_keypoints: int = 1000
     desc_eps: float = 3.0
@@ -201,6 +203,15 @@ def _run(method: Method, image: np.ndarray, k: int | None, clock: list[float]) -
     return kp, scores, desc
 
 
+def _rep_points(out: M_Out, cfg: EvalConfig) -> M_Out:
+    """The detector-metric points: all of them, or those :func:`metrics.point_nms` keeps at ``cfg.rep_nms``."""
+    if cfg.rep_nms is None:
+        return out
+    kp, scores, desc = out
+    keep = M.point_nms(kp, scores, cfg.rep_nms)
+    return kp[keep], scores[keep], None if desc is None else desc[keep]
+
+
 def evaluate(
     data_dir: str | Path,
     method: Method,
@@ -229,13 +240,13 @@ def evaluate(
         for folder in seqs:
             small = load_sequence(folder, cfg.rep_size)
             large = load_sequence(folder, cfg.desc_size)
-            a_kp, a_sc, _ = _run(method, small.images[0], cfg.rep_detect_keypoints, clock)
+            a_kp, a_sc, _ = _rep_points(_run(method, small.images[0], cfg.rep_detect_keypoints, clock), cfg)
             b_kp, _, b_desc = _run(method, large.images[0], cfg.desc_keypoints, clock)
             if has_desc is None:
                 has_desc = b_desc is not None
             for k in range(2, 7):
                 h_small = small.homographies[k - 2]
-                kp, sc, _ = _run(method, small.images[k - 1], cfg.rep_detect_keypoints, clock)
+                kp, sc, _ = _rep_points(_run(method, small.images[k - 1], cfg.rep_detect_keypoints, clock), cfg)
                 rep = M.repeatability(
                     a_kp, kp, h_small, cfg.rep_size, cfg.rep_size, cfg.rep_eps, a_sc, sc, cfg.rep_keypoints
                 )

@@ -250,3 +250,42 @@ def test_homography_trials_reorder_the_matches_and_keep_trial_0() -> None:
     assert M.homography_trial_errors(kp1, kp2, matches[:3], truth, SHAPE, 2) == [float("inf")] * 2
     with pytest.raises(ValueError, match="trials"):
         M.homography_trial_errors(kp1, kp2, matches, truth, SHAPE, 0)
+
+
+def test_point_nms_by_hand() -> None:
+    pts = np.array([[10.0, 10.0], [13.5, 12.0], [14.5, 10.0], [30.0, 30.0], [10.0, 10.0]])
+    sc = np.array([0.9, 0.5, 0.8, 0.1, 0.9])
+    # (10,10) first (index 0 beats its duplicate 4 on the tie); (13.5,12) is 3.5 px away: suppressed;
+    # (14.5,10) is 4.5 px away: kept; (30,30) alone: kept.
+    assert M.point_nms(pts, sc, 4).tolist() == [0, 2, 3]
+    assert M.point_nms(pts, sc, 0).tolist() == [0, 1, 2, 3]  # only the exact duplicate goes
+    # a suppressed point suppresses nothing: 1 is removed by 0, so 2 (4 px from 1, 5 from 0) stays at r = 4.5
+    chain = np.array([[0.0, 0.0], [4.0, 0.0], [8.0, 0.0]])
+    assert M.point_nms(chain, np.array([3.0, 2.0, 1.0]), 4.5).tolist() == [0, 2]
+    assert M.point_nms(np.zeros((0, 2)), np.zeros(0), 4).tolist() == []
+
+
+def test_point_nms_on_pixel_points_equals_heatmap_nms() -> None:
+    from superpoint_rt.ops.reference import nms
+
+    rng = np.random.default_rng(3)
+    h, w = 40, 50
+    heat = np.zeros((h, w), np.float32)
+    idx = rng.choice(h * w, 300, replace=False)
+    heat.ravel()[idx] = rng.permutation(300).astype(np.float32) / 300 + 0.01  # distinct scores
+    pts = np.stack([idx % w, idx // w], axis=1).astype(np.float64)
+    for r in (1, 2, 4):
+        want = sorted(nms(heat, conf_threshold=0.005, nms_radius=r).tolist())
+        got = sorted((idx[M.point_nms(pts, heat.ravel()[idx], r)]).tolist())
+        assert got == want, r
+
+
+def test_point_nms_bad_inputs_raise() -> None:
+    with pytest.raises(ValueError, match="scores"):
+        M.point_nms(np.zeros((3, 2)), np.zeros(2), 4)
+    with pytest.raises(ValueError, match="radius"):
+        M.point_nms(np.zeros((3, 2)), np.zeros(3), -1)
+    with pytest.raises(ValueError, match="finite"):
+        M.point_nms(np.array([[np.nan, 0.0]]), np.zeros(1), 4)
+    with pytest.raises(ValueError, match=r"\(N, 2\)"):
+        M.point_nms(np.zeros((3, 3)), np.zeros(3), 4)

@@ -252,3 +252,30 @@ def test_homography_trials_in_pairs_and_summary(bench: Path) -> None:
     assert "homography_trials@1" not in plain.summary()["i"] and plain.pairs[0].corner_errors is None
     with pytest.raises(SystemExit):
         cli_main([str(bench), "--homography-trials", "0"])
+
+
+def test_rep_nms_removes_stacked_points_before_repeatability(bench: Path) -> None:
+    """A detector that stacks 3 points on every corner (ORB-style pyramid duplicates) vs the same corners once."""
+    orb = OpenCVMethod("harris")
+
+    def stacked(image: np.ndarray, k: int | None) -> tuple[np.ndarray, np.ndarray, None]:
+        kp, sc, _ = orb(image)
+        kp3 = np.concatenate([kp, kp + np.array([0.6, 0.0]), kp + np.array([0.0, -0.6])]).astype(np.float32)
+        return kp3, np.concatenate([sc, sc * 0.9, sc * 0.8]).astype(np.float32), None
+
+    cfg = EvalConfig(**{**SMALL.__dict__, "rep_nms": 1.0})
+    once = evaluate(bench, orb, SMALL, progress=False)
+    dedup = evaluate(bench, CallableMethod(stacked, "stacked"), cfg, progress=False)
+    raw = evaluate(bench, CallableMethod(stacked, "stacked"), SMALL, progress=False)
+    for a, b in zip(once.pairs, dedup.pairs):
+        assert b.n_rep == a.n_rep and b.repeatability == pytest.approx(a.repeatability, abs=1e-9)
+    # without NMS the point budget fills with copies: the counts differ from the de-duplicated ones
+    assert any(r.n_rep != a.n_rep for r, a in zip(raw.pairs, once.pairs))
+
+
+def test_cli_rep_nms(bench: Path, tmp_path: Path) -> None:
+    out = tmp_path / "r.json"
+    assert cli_main([str(bench), "--method", "orb", "--rep-nms", "4", "--json", str(out), "--no-progress"]) == 0
+    assert json.loads(out.read_text())["results"][0]["config"]["rep_nms"] == 4.0
+    with pytest.raises(SystemExit):
+        cli_main([str(bench), "--method", "orb", "--rep-nms", "-1"])
