@@ -329,6 +329,10 @@ def markdown_table(results: list[EvalResult], groups: tuple[str, ...] = GROUPS) 
             cells += [_fmt(row["repeatability"]), _fmt(row["localization_error"], 2)]
             cells += [_fmt(row["nn_map"]), _fmt(row["matching_score"])]
             lines.append("| " + " | ".join(cells) + " |")
+    nms = sorted({r.config.rep_nms for r in results if r.config.rep_nms is not None})
+    if nms:
+        radii = ", ".join(f"{v:g}" for v in nms)
+        lines.append(f"\nRep. and MLE after one NMS of radius {radii} px on every method's points (--rep-nms)")
     return "\n".join(lines) + "\n"
 
 

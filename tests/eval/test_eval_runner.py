@@ -276,6 +276,8 @@ def test_rep_nms_removes_stacked_points_before_repeatability(bench: Path) -> Non
 def test_cli_rep_nms(bench: Path, tmp_path: Path) -> None:
     out = tmp_path / "r.json"
     assert cli_main([str(bench), "--method", "orb", "--rep-nms", "4", "--json", str(out), "--no-progress"]) == 0
-    assert json.loads(out.read_text())["results"][0]["config"]["rep_nms"] == 4.0
+    saved = json.loads(out.read_text())
+    assert saved["results"][0]["config"]["rep_nms"] == 4.0
+    assert "after one NMS of radius 4 px" in saved["markdown"]
     with pytest.raises(SystemExit):
         cli_main([str(bench), "--method", "orb", "--rep-nms", "-1"])
