@@ -33,17 +33,34 @@ from superpoint_rt.sysinfo import cpu_description
 _CFG = EvalConfig()
 
 
+def stacked_share(points: np.ndarray, scores: np.ndarray, top_k: int, radius: float = 2.0) -> float:
+    """Share of the best ``top_k`` points with a better-scored one of them within ``radius`` px (nan if none).
+
+    Points are ranked by score, the earlier index first on ties, as :func:`metrics.point_nms` visits them.
+    """
+    if len(points) == 0:
+        return float("nan")
+    order = np.argsort(-np.asarray(scores, np.float64), kind="stable")[:top_k]
+    p = np.asarray(points, np.float64)[order]
+    d = np.abs(p[:, None, :] - p[None, :, :]).max(axis=2)
+    better = np.tril(np.ones(d.shape, dtype=bool), k=-1)  # row i, column j < i: ranked before i
+    return float(((d <= radius) & better).any(axis=1).mean())
+
+
 def detector_metrics(
     data_dir: Path, method: Method, kinds: str = "v", rep_nms: float | None = None, cfg: EvalConfig = _CFG
 ) -> dict[str, Any]:
     """Mean repeatability, localisation error and points counted over the pairs (1, k) of ``kinds``.
 
-    Returns ``{"pairs", "repeatability", "localization_error", "points", "per_pair"}``; ``per_pair`` holds each
-    pair's repeatability in benchmark order (for paired comparisons between rows).
+    Returns ``{"pairs", "repeatability", "localization_error", "points", "stacked_2px", "per_pair"}``; ``per_pair``
+    holds each pair's repeatability in benchmark order (for paired comparisons between rows); ``stacked_2px`` is the
+    mean share, over the images, of their best ``rep_keypoints`` points that have a better-scored point of the
+    same image within 2 px (Chebyshev): copies of one corner.
     """
     reps: list[float] = []
     locs: list[float] = []
     counts: list[float] = []
+    stacked: list[float] = []
     method.max_keypoints = cfg.rep_detect_keypoints
 
     def points(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -52,6 +69,7 @@ def detector_metrics(
         if rep_nms is not None:
             keep = M.point_nms(kp, sc, rep_nms)
             kp, sc = kp[keep], sc[keep]
+        stacked.append(stacked_share(kp, sc, cfg.rep_keypoints))
         return kp, sc
 
     for folder in list_sequences(data_dir, kinds):
@@ -72,6 +90,7 @@ def detector_metrics(
         "repeatability": float(np.nanmean(reps)),
         "localization_error": float(np.nanmean(locs)),
         "points": float(np.mean(counts)),
+        "stacked_2px": float(np.nanmean(stacked)) if stacked else float("nan"),
         "per_pair": [None if np.isnan(v) else float(v) for v in reps],
     }
 
@@ -145,12 +164,12 @@ def main(argv: list[str] | None = None) -> int:
                     **detector_metrics(data, sp, args.kinds),
                 }
             )
-    print("| method | setting | pairs | points | repeatability | localisation (px) |")
-    print("|---|---|---:|---:|---:|---:|")
+    print("| method | setting | pairs | points | repeatability | localisation (px) | stacked within 2 px |")
+    print("|---|---|---:|---:|---:|---:|---:|")
     for row in rows:
         print(
             f"| {row['method']} | {_label(row)} | {row['pairs']} | {row['points']:.0f} | {row['repeatability']:.3f} |"
-            f" {row['localization_error']:.2f} |"
+            f" {row['localization_error']:.2f} | {row['stacked_2px']:.2f} |"
         )
     if args.json:
         out = {"data": str(data), "kinds": args.kinds, "weights": args.weights, "cpu": cpu_description(), "rows": rows}

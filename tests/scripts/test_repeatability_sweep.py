@@ -52,9 +52,21 @@ def test_rep_nms_counts_stacked_points_once(bench: Path, tmp_path: Path) -> None
 
     once = mod.detector_metrics(bench, harris, "v", None, SMALL)
     dedup = mod.detector_metrics(bench, CallableMethod(stacked, "stacked"), "v", 1.0, SMALL)
+    raw = mod.detector_metrics(bench, CallableMethod(stacked, "stacked"), "v", None, SMALL)
     assert dedup["per_pair"] == pytest.approx(once["per_pair"])
+    assert once["stacked_2px"] == 0.0 == dedup["stacked_2px"]  # Harris keeps points 5 px apart
+    assert raw["stacked_2px"] > 0.0
     with pytest.raises(ValueError, match="sequence"):
         mod.detector_metrics(tmp_path, harris, "v")  # an empty folder
+
+
+def test_stacked_share_by_hand() -> None:
+    mod = load_script("repeatability_sweep")
+    pts = np.array([[10.0, 10.0], [11.0, 11.5], [30.0, 30.0], [31.5, 30.0]])
+    # ranked 0.9 (10,10), 0.8 (30,30), 0.5 (11,11.5): 1.5 px from the first, 0.4 (31.5,30): 1.5 px from the second
+    assert mod.stacked_share(pts, np.array([0.9, 0.5, 0.8, 0.4]), top_k=4) == pytest.approx(0.5)
+    assert mod.stacked_share(pts, np.array([0.9, 0.5, 0.8, 0.4]), top_k=2) == 0.0  # the two best are apart
+    assert np.isnan(mod.stacked_share(np.zeros((0, 2)), np.zeros(0), 300))
 
 
 def test_cli_writes_rows(bench: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
