@@ -8,10 +8,11 @@ For every SuperPoint setting (each ``--conf`` threshold with each ``--nms`` radi
 the other options at their defaults) and every OpenCV baseline (each with each ``--rep-nms`` radius, 0 = as the
 detector returns them), the repeatability and localisation error of the evaluator's protocol: 240x320, the best
 300 shared-region points, eps = 3 (``superpoint-rt eval``'s detector metrics, without the 480x640 descriptor
-work, so a sweep over one benchmark takes minutes). ``rep_nms`` applies ``metrics.point_nms`` to the baseline's
-points first, as ``superpoint-rt eval --rep-nms R`` does: ORB keeps one point per pyramid level on a corner, so a
-share of its "repeated" points are copies of each other. Rows also carry the mean number of points counted
-(fewer than 300 means the detector's threshold, not the top-k, set the count).
+work, so a sweep over one benchmark takes minutes), with the evaluator's own ``detector_points``: ``rep_nms``
+applies ``metrics.point_nms`` to the baseline's points first, as ``superpoint-rt eval --rep-nms R`` does: ORB
+keeps one point per pyramid level on a corner, so a share of its "repeated" points are copies of each other. Rows
+also carry the mean number of points counted (fewer than 300 means the detector's threshold, not the top-k, set the
+count).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +29,7 @@ import numpy as np
 from superpoint_rt.eval import metrics as M
 from superpoint_rt.eval.hpatches import list_sequences, load_sequence
 from superpoint_rt.eval.methods import Method, get_method
-from superpoint_rt.eval.runner import BUNDLED_BENCHMARK, EvalConfig
+from superpoint_rt.eval.runner import BUNDLED_BENCHMARK, EvalConfig, detector_points
 from superpoint_rt.sysinfo import cpu_description
 
 _CFG = EvalConfig()
@@ -61,14 +63,10 @@ def detector_metrics(
     locs: list[float] = []
     counts: list[float] = []
     stacked: list[float] = []
-    method.max_keypoints = cfg.rep_detect_keypoints
+    cfg = replace(cfg, rep_nms=rep_nms)
 
     def points(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        kp, sc, _ = method(image)
-        kp, sc = np.asarray(kp, np.float64).reshape(-1, 2), np.asarray(sc, np.float64).reshape(-1)
-        if rep_nms is not None:
-            keep = M.point_nms(kp, sc, rep_nms)
-            kp, sc = kp[keep], sc[keep]
+        kp, sc, _ = detector_points(method, image, cfg)  # the evaluator's points, after its --rep-nms step
         stacked.append(stacked_share(kp, sc, cfg.rep_keypoints))
         return kp, sc
 
@@ -83,14 +81,12 @@ def detector_metrics(
             reps.append(r.repeatability)
             locs.append(r.localization_error)
             counts.append((r.n1 + r.n2) / 2)
-    if not reps:
-        raise ValueError(f"no sequences of kind(s) {kinds!r} under {data_dir}")
     return {
         "pairs": len(reps),
         "repeatability": float(np.nanmean(reps)),
         "localization_error": float(np.nanmean(locs)),
         "points": float(np.mean(counts)),
-        "stacked_2px": float(np.nanmean(stacked)) if stacked else float("nan"),
+        "stacked_2px": float(np.nanmean(stacked)),
         "per_pair": [None if np.isnan(v) else float(v) for v in reps],
     }
 

@@ -203,11 +203,13 @@ def _run(method: Method, image: np.ndarray, k: int | None, clock: list[float]) -
     return kp, scores, desc
 
 
-def _rep_points(out: M_Out, cfg: EvalConfig) -> M_Out:
-    """The detector-metric points: all of them, or those :func:`metrics.point_nms` keeps at ``cfg.rep_nms``."""
+def detector_points(method: Method, image: np.ndarray, cfg: EvalConfig, clock: list[float] | None = None) -> M_Out:
+    """The points the detector metrics count on ``image`` (at ``cfg.rep_size``): the method's output (at most
+    ``cfg.rep_detect_keypoints``), checked and in float64, then those :func:`metrics.point_nms` keeps at
+    ``cfg.rep_nms`` when set. ``clock`` collects the method's time."""
+    kp, scores, desc = _run(method, image, cfg.rep_detect_keypoints, [] if clock is None else clock)
     if cfg.rep_nms is None:
-        return out
-    kp, scores, desc = out
+        return kp, scores, desc
     keep = M.point_nms(kp, scores, cfg.rep_nms)
     return kp[keep], scores[keep], None if desc is None else desc[keep]
 
@@ -240,13 +242,13 @@ def evaluate(
         for folder in seqs:
             small = load_sequence(folder, cfg.rep_size)
             large = load_sequence(folder, cfg.desc_size)
-            a_kp, a_sc, _ = _rep_points(_run(method, small.images[0], cfg.rep_detect_keypoints, clock), cfg)
+            a_kp, a_sc, _ = detector_points(method, small.images[0], cfg, clock)
             b_kp, _, b_desc = _run(method, large.images[0], cfg.desc_keypoints, clock)
             if has_desc is None:
                 has_desc = b_desc is not None
             for k in range(2, 7):
                 h_small = small.homographies[k - 2]
-                kp, sc, _ = _rep_points(_run(method, small.images[k - 1], cfg.rep_detect_keypoints, clock), cfg)
+                kp, sc, _ = detector_points(method, small.images[k - 1], cfg, clock)
                 rep = M.repeatability(
                     a_kp, kp, h_small, cfg.rep_size, cfg.rep_size, cfg.rep_eps, a_sc, sc, cfg.rep_keypoints
                 )
