@@ -5,7 +5,10 @@
         --plot bench/results/invariance_train.png
 
 ``--photos train`` probes on the training photographs (for decisions about training), ``heldout`` on the held-out
-ones (for reporting). Needs the photo packages of data/PHOTOS.md and the eval extra (matplotlib for --plot).
+ones (for reporting). ``--homography-trials 10`` also runs RANSAC on 9 shuffled orders of each pair's matches and
+adds ``homography_trials`` (the share of orders within 3 px, averaged over pairs; dashed in the plot): with 10
+sequences per cell one RANSAC run moves a cell by 0.1-0.2. Needs the photo packages of data/PHOTOS.md and the eval
+extra (matplotlib for --plot).
 """
 
 from __future__ import annotations
@@ -41,9 +44,12 @@ def _plot(curves: dict[str, dict[str, dict[str, list[float]]]], path: Path, titl
         xs = strength_axis(kind)
         for row, (m, label) in enumerate(metrics):
             ax = axes[row][col]
-            for method, c in curves.items():
+            for i, (method, c) in enumerate(curves.items()):
                 if kind in c and not all(math.isnan(v) for v in c[kind][m]):
-                    ax.plot(xs, c[kind][m], marker="o", label=method)
+                    ax.plot(xs, c[kind][m], marker="o", label=method, color=f"C{i}")
+                if m == "homography" and kind in c and "homography_trials" in c[kind]:
+                    avg = c[kind]["homography_trials"]
+                    ax.plot(xs, avg, ls="--", color=f"C{i}", label=f"{method}, RANSAC-averaged")
             ax.set_ylim(0, 1.02)
             ax.grid(alpha=0.3)
             if row == len(metrics) - 1:
@@ -70,6 +76,9 @@ def main() -> int:
     ap.add_argument("--scales", type=float, nargs="+", metavar="S", help="SuperPoint multi-scale pyramid")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument(
+        "--homography-trials", type=int, default=1, metavar="N", help="RANSAC orders per pair (adds homography_trials)"
+    )
+    ap.add_argument(
         "--include",
         type=Path,
         action="append",
@@ -81,6 +90,8 @@ def main() -> int:
     args = ap.parse_args()
     if args.num_photos < 1:
         ap.error("--num-photos must be >= 1")
+    if args.homography_trials < 1:
+        ap.error("--homography-trials must be >= 1")
 
     if not args.out.is_dir() or not any(args.out.iterdir()):
         # evenly spaced over the split's list (which runs source by source): several packages, not one
@@ -97,7 +108,8 @@ def main() -> int:
         method = get_method(name, **kw) if name == "superpoint" else get_method(name)
         if name == "superpoint":
             method.name = args.name or f"superpoint {args.precision}"
-        result = evaluate(args.out, method, EvalConfig(kinds="v"), progress=True)
+        config = EvalConfig(kinds="v", homography_trials=args.homography_trials)
+        result = evaluate(args.out, method, config, progress=True)
         curves[method.name] = invariance_curves(result.to_dict()["pairs"])
     for kind in LEVELS:
         print(f"\n{TITLES[kind]}: " + " ".join(f"{v:g}" for v in strength_axis(kind)))
@@ -106,11 +118,15 @@ def main() -> int:
                 row = " ".join(f"{v:.2f}" for v in c[kind]["homography"])
                 rep = " ".join(f"{v:.2f}" for v in c[kind]["repeatability"])
                 print(f"  {method:24s} eps3 {row}   rep {rep}")
+                if "homography_trials" in c[kind]:
+                    avg = " ".join(f"{v:.2f}" for v in c[kind]["homography_trials"])
+                    print(f"  {'':24s} eps3 averaged over RANSAC orders {avg}")
     n_seq = sum(1 for d in args.out.iterdir() if d.is_dir() and d.name.startswith("v_"))
     meta = {
         "photos": args.photos,
         "num_photos": n_seq // len(LEVELS),
         "seed": args.seed,
+        "homography_trials": args.homography_trials,
         "superpoint": {
             "weights": args.weights or "packaged default",
             "precision": args.precision,

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # How the packaged weights were made, stage by stage: v1 (superpoint_rt_v1.npz, step 4648, stages 1-5), v2
 # (superpoint_rt_v2.npz, step 12843, stages 6-8, which continue v1's run and need ../shared/photos), v3
-# (superpoint_rt_v3.npz, step 18761, stages 9-10, which continue v2's run) and v4, the default (superpoint_rt.npz,
-# step 23373, stages 11-12, which continue v3's run).
+# (superpoint_rt_v3.npz, step 18761, stages 9-10, which continue v2's run), v4 (superpoint_rt_v4.npz, step 23373,
+# stages 11-12, which continue v3's run) and v5, the default (superpoint_rt.npz, step 30766, stages 13-14, which
+# continue v4's run).
 # Every stage resumes (--resume) and stops cleanly (--time-limit MIN, SIGTERM/SIGUSR1); our run went in chunks
 # on 2 CPU cores across sessions (see the weights card in docs/MODEL_CARD.md). Needs `pip install -e '.[train,eval]'` and
 # the training photos (data/PHOTOS.md):
@@ -111,11 +112,24 @@ mkdir -p train_runs/superpoint_v2f/checkpoints
 cp train_runs/superpoint_v2d/checkpoints/last.pt train_runs/superpoint_v2f/checkpoints/
 $TORCHRUN --config configs/superpoint_v2f_labels3_top256.yaml --run-dir train_runs/superpoint_v2f --resume --max-steps 23373
 
-# 12. Package v4 (the default) and its INT8 IR, detector head in float as v3's
+# 12. Package v4 and its INT8 IR, detector head in float as v3's
 python scripts/release_weights.py --run-dir train_runs/superpoint_v2f --name superpoint-rt --no-int8 \
+    --licence "MIT (superpoint_rt), with the training data's terms (docs/MODEL_CARD.md)" \
+    --out superpoint_rt/data/weights/superpoint_rt_v4.npz
+superpoint-rt quantize --weights superpoint_rt/data/weights/superpoint_rt_v4.npz --calib "$PHOTOS/*/train/*.jpg" \
+    --keep-float convPa convPb --output superpoint_rt/data/weights/superpoint_rt_v4_int8.xml
+
+# 13. v5: recipe F on from 23373 to 25638 at Adam 1e-4, then recipe G (F at Adam 3e-5) to 30766, same labels
+$TORCHRUN --config configs/superpoint_v2f_labels3_top256.yaml --run-dir train_runs/superpoint_v2f --resume --max-steps 25638
+mkdir -p train_runs/superpoint_v2g/checkpoints
+cp train_runs/superpoint_v2f/checkpoints/last.pt train_runs/superpoint_v2g/checkpoints/
+$TORCHRUN --config configs/superpoint_v2g_f_lr3e-5.yaml --run-dir train_runs/superpoint_v2g --resume --max-steps 30766
+
+# 14. Package v5 (the default) and its INT8 IR, detector head in float as v4's
+python scripts/release_weights.py --run-dir train_runs/superpoint_v2g --name superpoint-rt --no-int8 \
     --licence "MIT (superpoint_rt), with the training data's terms (docs/MODEL_CARD.md)" \
     --out superpoint_rt/data/weights/superpoint_rt.npz --onnx superpoint_rt/data/weights/superpoint_rt.onnx
 superpoint-rt quantize --weights superpoint_rt/data/weights/superpoint_rt.npz --calib "$PHOTOS/*/train/*.jpg" \
     --keep-float convPa convPb --output superpoint_rt/data/weights/superpoint_rt_int8.xml
-superpoint-rt eval bundled --method superpoint --precision fp32 --json bench/results/eval_bundled_v4_step23373_fp32.json
+superpoint-rt eval bundled --method superpoint --precision fp32 --json bench/results/eval_bundled_v5_step30766_fp32.json
 superpoint-rt demo --output demo.mp4

@@ -129,18 +129,28 @@ def invariance_curves(pairs: Iterable[dict[str, Any]], eps: float = 3.0) -> dict
     """Per transform: mean homography accuracy at ``eps``, repeatability and NN mAP at each of the 5 levels.
 
     ``pairs`` are the ``pairs`` of an evaluation result as JSON (``EvalResult.to_dict()``); a null corner error
-    counts as a failed estimate, a null metric is left out of its mean.
+    counts as a failed estimate, a null metric is left out of its mean. When the evaluation ran several RANSAC
+    orders per pair (``homography_trials`` > 1, pairs carry ``corner_errors``), ``homography_trials`` is added: the
+    mean over pairs of each pair's share of orders within ``eps`` (a pair without estimates counts as 0).
     """
+    pairs = list(pairs)
+    trials = any(p.get("corner_errors") for p in pairs)
+    metrics = ("homography", "repeatability", "nn_map") + (("homography_trials",) if trials else ())
     acc: dict[str, dict[str, list[list[float]]]] = {}
     for p in pairs:
         kind = str(p["sequence"]).split("_", 1)[1].split("-", 1)[0]
         if kind not in LEVELS:
             continue
         n = len(LEVELS[kind])
-        slot = acc.setdefault(kind, {m: [[] for _ in range(n)] for m in ("homography", "repeatability", "nn_map")})
+        slot = acc.setdefault(kind, {m: [[] for _ in range(n)] for m in metrics})
         i = int(p["k"]) - 2
         ce = p.get("corner_error")
         slot["homography"][i].append(float(ce is not None and ce <= eps))
+        if trials:
+            errs = p.get("corner_errors") or []
+            slot["homography_trials"][i].append(
+                float(np.mean([e is not None and e <= eps for e in errs])) if errs else 0.0
+            )
         for m in ("repeatability", "nn_map"):
             if p.get(m) is not None:
                 slot[m][i].append(float(p[m]))

@@ -102,3 +102,11 @@ def test_benchmark_layout_and_curves(tmp_path: Path) -> None:
     assert c["rot"]["homography"][0] == 0.5 and c["rot"]["homography"][4] == 0.0
     assert c["rot"]["repeatability"][0] == pytest.approx(0.6) and c["rot"]["nn_map"][0] == 0.6
     assert np.isnan(c["rot"]["repeatability"][1])
+    assert "homography_trials" not in c["rot"]
+    # several RANSAC orders per pair: each pair's share of orders within eps, a pair without estimates counts as 0
+    pairs[0]["corner_errors"] = [1.0, 4.0, 2.0, None]  # 2 of 4 within 3 px
+    pairs[2]["corner_errors"] = [5.0, 2.5]  # 1 of 2
+    c = invariance_curves(pairs)
+    assert c["rot"]["homography_trials"][0] == pytest.approx((0.5 + 0.0) / 2)
+    assert c["rot"]["homography_trials"][4] == pytest.approx(0.5)
+    assert c["rot"]["homography"][4] == 0.0  # the single run (trial 0) is unchanged
