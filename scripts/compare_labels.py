@@ -16,6 +16,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -41,7 +42,7 @@ def compare(a: dict[str, np.ndarray], b: dict[str, np.ndarray], size: tuple[int,
     common = sorted(set(a) & set(b))
     if not common:
         raise ValueError("the two label sets share no crop")
-    rows = []
+    rows: list[dict[str, Any]] = []
     for name in common:
         r = repeatability(a[name][:, :2], b[name][:, :2], np.eye(3), size, size, eps)
         rows.append({"crop": name, "n_a": len(a[name]), "n_b": len(b[name]), "repeatability": r.repeatability})

@@ -113,11 +113,11 @@ def main() -> int:
         curves[method.name] = invariance_curves(result.to_dict()["pairs"])
     for kind in LEVELS:
         print(f"\n{TITLES[kind]}: " + " ".join(f"{v:g}" for v in strength_axis(kind)))
-        for method, c in curves.items():
+        for label, c in curves.items():
             if kind in c:
                 row = " ".join(f"{v:.2f}" for v in c[kind]["homography"])
                 rep = " ".join(f"{v:.2f}" for v in c[kind]["repeatability"])
-                print(f"  {method:24s} eps3 {row}   rep {rep}")
+                print(f"  {label:24s} eps3 {row}   rep {rep}")
                 if "homography_trials" in c[kind]:
                     avg = " ".join(f"{v:.2f}" for v in c[kind]["homography_trials"])
                     print(f"  {'':24s} eps3 averaged over RANSAC orders {avg}")
