@@ -133,6 +133,10 @@ def invariance_curves(pairs: Iterable[dict[str, Any]], eps: float = 3.0) -> dict
     orders per pair (``homography_trials`` > 1, pairs carry ``corner_errors``), ``homography_trials`` is added: the
     mean over pairs of each pair's share of orders within ``eps`` (a pair without estimates counts as 0).
     """
+
+    def within(error: float | None) -> bool:  # a failed estimate (null) counts as wrong
+        return error is not None and error <= eps
+
     pairs = list(pairs)
     trials = any(p.get("corner_errors") for p in pairs)
     metrics = ("homography", "repeatability", "nn_map") + (("homography_trials",) if trials else ())
@@ -144,13 +148,10 @@ def invariance_curves(pairs: Iterable[dict[str, Any]], eps: float = 3.0) -> dict
         n = len(LEVELS[kind])
         slot = acc.setdefault(kind, {m: [[] for _ in range(n)] for m in metrics})
         i = int(p["k"]) - 2
-        ce = p.get("corner_error")
-        slot["homography"][i].append(float(ce is not None and ce <= eps))
+        slot["homography"][i].append(float(within(p.get("corner_error"))))
         if trials:
             errs = p.get("corner_errors") or []
-            slot["homography_trials"][i].append(
-                float(np.mean([e is not None and e <= eps for e in errs])) if errs else 0.0
-            )
+            slot["homography_trials"][i].append(float(np.mean([within(e) for e in errs])) if errs else 0.0)
         for m in ("repeatability", "nn_map"):
             if p.get(m) is not None:
                 slot[m][i].append(float(p[m]))
