@@ -341,6 +341,49 @@ def descriptor_metrics(
     return DescriptorMetrics(_nanmean2(average_precision(r12), average_precision(r21)), _matching_score(pair, eps), r12)
 
 
+@dataclass
+class NNErrorAnatomy:
+    """Where the descriptor nearest neighbours of one pair land (direction 1 -> 2, shared-region points).
+
+    ``with_partner``: points of image 1 with a detected point of image 2 within ``eps`` of their warped position
+    (NN mAP's positives); of those, ``correct`` have their NN within ``eps`` of the warped position, ``near`` land
+    farther but within ``near_px`` (a sub-cell / neighbour confusion), ``far`` beyond (a descriptor confusion).
+    """
+
+    with_partner: int
+    correct: int
+    near: int
+    far: int
+
+
+def nn_error_anatomy(
+    kp1: np.ndarray,
+    desc1: np.ndarray,
+    kp2: np.ndarray,
+    desc2: np.ndarray,
+    homography: np.ndarray,
+    shape1: tuple[int, int],
+    shape2: tuple[int, int],
+    eps: float = 3.0,
+    near_px: float = 12.0,
+) -> NNErrorAnatomy:
+    """Split the NN matches of the points that have a partner into correct / near miss / far miss.
+
+    Keypoints (N, 2) x, y pixels; descriptors (N, D) (L2 distances, as :func:`nn_map`); ``homography`` maps image 1
+    to image 2 pixels. The distance that classifies a match is ``|H p1 - p2_NN|`` in image 2.
+    """
+    if not near_px >= eps:
+        raise ValueError(f"near_px ({near_px}) must be >= eps ({eps})")
+    pair = _shared_pair(kp1, desc1, kp2, desc2, homography, shape1, shape2)
+    if pair.dd.shape[0] == 0 or pair.dd.shape[1] == 0:
+        return NNErrorAnatomy(0, 0, 0, 0)
+    has = pair.geo12.min(axis=1) <= eps
+    g = pair.geo12[np.arange(len(pair.p1)), pair.dd.argmin(axis=1)][has]
+    correct = int((g <= eps).sum())
+    near = int(((g > eps) & (g <= near_px)).sum())
+    return NNErrorAnatomy(int(has.sum()), correct, near, int(has.sum()) - correct - near)
+
+
 def image_corners(shape: tuple[int, int]) -> np.ndarray:
     """(4, 2) float64 corners of an image, pixel-centre coordinates: (0,0), (0,H-1), (W-1,0), (W-1,H-1)."""
     h, w = shape

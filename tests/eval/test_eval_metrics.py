@@ -289,3 +289,34 @@ def test_point_nms_bad_inputs_raise() -> None:
         M.point_nms(np.array([[np.nan, 0.0]]), np.zeros(1), 4)
     with pytest.raises(ValueError, match=r"\(N, 2\)"):
         M.point_nms(np.zeros((3, 3)), np.zeros(3), 4)
+
+
+# ---------------------------------------------------------------- NN error anatomy
+
+
+def test_nn_error_anatomy_by_hand() -> None:
+    """Translation by (+2, 0). Image-1 points and where their descriptor NN (one-hot codes) lands in image 2:
+    (20, 20) -> (22, 21): 1 px off, correct; (40, 60) has a partner at (42, 60) but its NN is (50, 60), 8 px off:
+    near; (100, 80) has a partner at (102, 80) but its NN is (30, 100), 72.1 px off: far; (70, 20) has no point
+    within 3 px of (72, 20) (the closest, (77, 20), is 5 px away): not a positive, whatever its NN."""
+    kp1 = np.array([[20, 20], [40, 60], [100, 80], [70, 20]], np.float64)
+    kp2 = np.array([[22, 21], [42, 60], [50, 60], [102, 80], [30, 100], [77, 20]], np.float64)
+    e = np.eye(6)
+    d2 = e.copy()
+    d1 = np.stack([e[0], e[2], e[4], e[5]])
+    a = M.nn_error_anatomy(kp1, d1, kp2, d2, translation(2, 0), SHAPE, SHAPE, eps=3.0, near_px=12.0)
+    assert (a.with_partner, a.correct, a.near, a.far) == (3, 1, 1, 1)
+    # a wider near band takes the far miss in; a 6 px band drops the 8 px miss to far
+    b = M.nn_error_anatomy(kp1, d1, kp2, d2, translation(2, 0), SHAPE, SHAPE, eps=3.0, near_px=80.0)
+    assert (b.correct, b.near, b.far) == (1, 2, 0)
+    c = M.nn_error_anatomy(kp1, d1, kp2, d2, translation(2, 0), SHAPE, SHAPE, eps=3.0, near_px=6.0)
+    assert (c.correct, c.near, c.far) == (1, 0, 2)
+
+
+def test_nn_error_anatomy_empty_and_bad_band() -> None:
+    kp = grid_points()
+    d = np.eye(len(kp))
+    a = M.nn_error_anatomy(kp[:0], d[:0], kp, d, np.eye(3), SHAPE, SHAPE)
+    assert (a.with_partner, a.correct, a.near, a.far) == (0, 0, 0, 0)
+    with pytest.raises(ValueError, match="near_px"):
+        M.nn_error_anatomy(kp, d, kp, d, np.eye(3), SHAPE, SHAPE, eps=3.0, near_px=2.0)
