@@ -1,6 +1,8 @@
 """The descriptor loss as trained (``train.losses.descriptor_loss``: negatives by one product, positives from
 ``positive_pairs``) against the paper's literal dense form (a 0/1 mask over all cell pairs), forward + backward at
 the training shape, one thread, rounds interleaved; checks both give the same value and writes a JSON record.
+Also times the ranking alternative (``descriptor_softmax_loss``, ``descriptor_loss: softmax`` in a config) at the
+same shape, for its cost per step against the hinge.
 
     python bench/bench_descriptor_loss.py --out bench/results/descriptor_loss_cpu.json
 """
@@ -17,7 +19,7 @@ import torch
 from torch.nn import functional as F
 
 from superpoint_rt.sysinfo import cpu_description
-from superpoint_rt.train.losses import cell_centers, descriptor_loss
+from superpoint_rt.train.losses import cell_centers, descriptor_loss, descriptor_softmax_loss
 
 
 def dense_descriptor_loss(d: torch.Tensor, w: torch.Tensor, h: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
@@ -49,7 +51,7 @@ def main() -> int:
     h = torch.eye(3, dtype=torch.float64).repeat(args.pairs, 1, 1)
     h[:, 0, 2], h[:, 1, 1] = 5.0, 1.1  # a shift and a vertical stretch: a few positives per cell
     valid = torch.rand(shape[0], shape[2], shape[3]) > 0.2
-    fns = {"dense": dense_descriptor_loss, "ours": descriptor_loss}
+    fns = {"dense": dense_descriptor_loss, "ours": descriptor_loss, "softmax": descriptor_softmax_loss}
     times: dict[str, list[float]] = {k: [] for k in fns}
     values: dict[str, float] = {}
     for r in range(args.rounds + 1):  # round 0 warms up
@@ -70,9 +72,10 @@ def main() -> int:
         "loss_value": values,
         "median_s_forward_backward": {k: round(v, 4) for k, v in med.items()},
         "speedup": round(med["dense"] / med["ours"], 3),
+        "softmax_over_ours": round(med["softmax"] / med["ours"], 3),
         "cpu": cpu_description(),
     }
-    print(json.dumps({k: doc[k] for k in ("loss_value", "median_s_forward_backward", "speedup")}))
+    print(json.dumps({k: doc[k] for k in ("loss_value", "median_s_forward_backward", "speedup", "softmax_over_ours")}))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(doc, indent=1) + "\n")
     return 0 if abs(values["dense"] - values["ours"]) <= 1e-5 * abs(values["dense"]) else 1

@@ -12,6 +12,7 @@ from superpoint_rt.geometry import HomographyConfig
 from superpoint_rt.train.augment import PhotometricConfig
 
 STAGES = ("magicpoint", "superpoint")
+DESCRIPTOR_LOSSES = ("hinge", "softmax")
 
 
 @dataclass
@@ -71,6 +72,9 @@ class TrainConfig:
         init_weights: checkpoint or exported weights to start from (SuperPoint stage: MagicPoint's).
         dustbin_prior: initial dustbin probability of the detector (bias init; 0 disables it).
         lambda_loss: weight of the descriptor term; lambda_d, positive_margin, negative_margin: its hinge.
+        descriptor_loss: "hinge" (the paper's eq. 5, :func:`~superpoint_rt.train.losses.descriptor_loss`) or
+            "softmax" (cross-entropy of the corresponding cell among all cells,
+            :func:`~superpoint_rt.train.losses.descriptor_softmax_loss`, at ``softmax_temperature``).
     """
 
     stage: str = "magicpoint"
@@ -97,6 +101,8 @@ class TrainConfig:
     lambda_d: float = 250.0
     positive_margin: float = 1.0
     negative_margin: float = 0.2
+    descriptor_loss: str = "hinge"
+    softmax_temperature: float = 0.1
     data: DataConfig = field(default_factory=DataConfig)
 
     def __post_init__(self) -> None:
@@ -104,6 +110,10 @@ class TrainConfig:
             raise ValueError(f"stage must be one of {STAGES}, got {self.stage!r}")
         if self.precision not in ("bf16", "fp16", "fp32"):
             raise ValueError(f"precision must be bf16, fp16 or fp32, got {self.precision!r}")
+        if self.descriptor_loss not in DESCRIPTOR_LOSSES:
+            raise ValueError(f"descriptor_loss must be one of {DESCRIPTOR_LOSSES}, got {self.descriptor_loss!r}")
+        if not self.softmax_temperature > 0:
+            raise ValueError(f"softmax_temperature must be > 0, got {self.softmax_temperature}")
         if self.channels_last not in (True, False, "auto"):
             raise ValueError(f"channels_last must be true, false or auto, got {self.channels_last!r}")
         if self.data.height % 8 or self.data.width % 8:

@@ -171,3 +171,70 @@ def descriptor_loss(
     positive = torch.zeros(b, device=src.device, dtype=src.dtype).index_add(0, bi, pterm)
     per_image = (negative + positive) / (n * valid.sum(dim=1).clamp_min(1.0))
     return per_image.mean()
+
+
+_MASKED = -1.0e4  # a logit for excluded cells: exp() underflows to 0, yet a fully masked row keeps finite gradients
+
+
+def _group_logsumexp(key: torch.Tensor, values: torch.Tensor, size: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(lse (size,), present (size,) bool)``: the log-sum-exp of ``values`` grouped by ``key`` in [0, size);
+    0 where a group is empty. Stable (each group's max is subtracted; the max is a constant for the gradient)."""
+    gmax = torch.full((size,), float("-inf"), dtype=values.dtype, device=values.device)
+    gmax = gmax.scatter_reduce(0, key, values.detach(), reduce="amax")
+    present = torch.isfinite(gmax)
+    shift = torch.where(present, gmax, torch.zeros_like(gmax))
+    sums = torch.zeros(size, dtype=values.dtype, device=values.device).index_add(0, key, torch.exp(values - shift[key]))
+    lse = torch.where(
+        present, torch.log(sums.clamp_min(torch.finfo(values.dtype).tiny)) + shift, torch.zeros_like(sums)
+    )
+    return lse, present
+
+
+def descriptor_softmax_loss(
+    descriptors: torch.Tensor,
+    warped_descriptors: torch.Tensor,
+    homographies: torch.Tensor,
+    warped_cell_valid: torch.Tensor | None = None,
+    temperature: float = 0.1,
+    max_dist: float = 8.0,
+) -> torch.Tensor:
+    """A ranking alternative to :func:`descriptor_loss`: cross-entropy of finding the corresponding cell among all.
+
+    Args as :func:`descriptor_loss` (descriptors (B, D, Hc, Wc), L2-normalised; ``homographies`` (B, 3, 3) source ->
+    warped pixels; ``warped_cell_valid`` (B, Hc, Wc) bool); positives ``P`` from :func:`positive_pairs`, kept where
+    the warped cell is valid. With ``s = d_n . d'_m / temperature``:
+
+    * source -> warped, for each source cell n with a positive:
+      ``log sum_{m valid} exp(s_nm) - log sum_{m in P(n)} exp(s_nm)``;
+    * warped -> source, for each valid warped cell m with a positive:
+      ``log sum_n exp(s_nm) - log sum_{n in P(m)} exp(s_nm)``.
+
+    Per image the mean over both directions' anchors (0 when there is none), then the mean over the batch. Unlike
+    the hinge, every other cell of the image competes with the true one, the nearest-neighbour ranking that NN mAP
+    scores (the hinge stops pushing a negative once its dot product is below ``negative_margin``). The two dense
+    log-sum-exps run over (B, N, N); the positives' are grouped sums over the few positive pairs.
+    """
+    if descriptors.shape != warped_descriptors.shape or descriptors.ndim != 4:
+        raise ValueError(f"descriptor shapes differ or are not 4-D: {descriptors.shape} {warped_descriptors.shape}")
+    if not temperature > 0:
+        raise ValueError(f"temperature must be > 0, got {temperature}")
+    b, _d, hc, wc = descriptors.shape
+    n = hc * wc
+    src = descriptors.float().flatten(2)  # (B, D, N)
+    dst = warped_descriptors.float().flatten(2)
+    if warped_cell_valid is None:
+        valid = torch.ones(b, n, dtype=torch.bool, device=src.device)
+    else:
+        valid = warped_cell_valid.reshape(b, n).bool()
+    s = torch.bmm(src.transpose(1, 2), dst) / temperature  # (B, N, N): source cell n x warped cell m
+    rows_all = torch.logsumexp(s.masked_fill(~valid[:, None, :], _MASKED), dim=2).reshape(-1)  # (B*N,)
+    cols_all = torch.logsumexp(s, dim=1).reshape(-1)
+    bi, ni, mi = positive_pairs(homographies, hc, wc, max_dist)
+    keep = valid[bi, mi]
+    bi, ni, mi = bi[keep], ni[keep], mi[keep]
+    ps = s[bi, ni, mi]
+    rows_pos, row_anchor = _group_logsumexp(bi * n + ni, ps, b * n)
+    cols_pos, col_anchor = _group_logsumexp(bi * n + mi, ps, b * n)
+    per_cell = torch.where(row_anchor, rows_all - rows_pos, 0.0) + torch.where(col_anchor, cols_all - cols_pos, 0.0)
+    count = (row_anchor.reshape(b, n).sum(dim=1) + col_anchor.reshape(b, n).sum(dim=1)).clamp_min(1)
+    return (per_cell.reshape(b, n).sum(dim=1) / count).mean()

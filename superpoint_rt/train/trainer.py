@@ -41,7 +41,7 @@ from superpoint_rt.train.checkpoint import (
 )
 from superpoint_rt.train.config import TrainConfig, save_config, to_dict
 from superpoint_rt.train.heatmap import detection_metrics, logits_to_heatmap
-from superpoint_rt.train.losses import descriptor_loss, detector_loss
+from superpoint_rt.train.losses import descriptor_loss, descriptor_softmax_loss, detector_loss
 
 Batch = dict[str, torch.Tensor]
 
@@ -235,15 +235,24 @@ class Trainer:
         assert desc is not None
         det = detector_loss(logits[:b], self._to(batch["labels"]), self._to(batch["cell_valid"]))
         wdet = detector_loss(logits[b:], self._to(batch["warped_labels"]), self._to(batch["warped_cell_valid"]))
-        dl = descriptor_loss(
-            desc[:b].float(),
-            desc[b:].float(),
-            self._to(batch["homography"]),
-            self._to(batch["warped_cell_valid"]),
-            c.positive_margin,
-            c.negative_margin,
-            c.lambda_d,
-        )
+        if c.descriptor_loss == "softmax":
+            dl = descriptor_softmax_loss(
+                desc[:b].float(),
+                desc[b:].float(),
+                self._to(batch["homography"]),
+                self._to(batch["warped_cell_valid"]),
+                c.softmax_temperature,
+            )
+        else:
+            dl = descriptor_loss(
+                desc[:b].float(),
+                desc[b:].float(),
+                self._to(batch["homography"]),
+                self._to(batch["warped_cell_valid"]),
+                c.positive_margin,
+                c.negative_margin,
+                c.lambda_d,
+            )
         loss = det + wdet + c.lambda_loss * dl
         return loss, {"det": float(det.detach()), "wdet": float(wdet.detach()), "desc": float(dl.detach())}
 

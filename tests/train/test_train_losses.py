@@ -12,6 +12,7 @@ from superpoint_rt.train.losses import (  # noqa: E402
     cell_valid_mask,
     correspondence_mask,
     descriptor_loss,
+    descriptor_softmax_loss,
     detector_loss,
     points_to_labels,
     positive_pairs,
@@ -207,3 +208,72 @@ def test_descriptor_loss_equals_dense_form_value_and_gradient() -> None:
             2 * eps
         )
         np.testing.assert_allclose(float(td.grad[idx]), num, rtol=1e-3, atol=1e-6)
+
+
+def _softmax_loss_oracle(
+    d: np.ndarray, dw: np.ndarray, h: np.ndarray, valid: np.ndarray, temperature: float, max_dist: float = 8.0
+) -> float:
+    """descriptor_softmax_loss written out anchor by anchor in float64 NumPy, with a brute-force distance mask."""
+    b, dim, hc, wc = d.shape
+    i, j = np.meshgrid(np.arange(hc), np.arange(wc), indexing="ij")
+    c = np.stack([8 * j + 3.5, 8 * i + 3.5], -1).reshape(-1, 2)
+    per_image = []
+    for k in range(b):
+        p = np.concatenate([c, np.ones((len(c), 1))], 1) @ h[k].T
+        w = p[:, :2] / p[:, 2:]
+        v = valid[k].reshape(-1)
+        pos = (np.linalg.norm(w[:, None, :] - c[None, :, :], axis=-1) < max_dist) & v[None, :]
+        s = d[k].reshape(dim, -1).T @ dw[k].reshape(dim, -1) / temperature
+        terms = []
+        for n in range(len(c)):  # source anchors: the valid warped cells compete
+            if pos[n].any():
+                terms.append(np.log(np.exp(s[n, v]).sum()) - np.log(np.exp(s[n, pos[n]]).sum()))
+        for m in range(len(c)):  # warped anchors: every source cell competes
+            if pos[:, m].any():
+                terms.append(np.log(np.exp(s[:, m]).sum()) - np.log(np.exp(s[pos[:, m], m]).sum()))
+        per_image.append(np.mean(terms) if terms else 0.0)
+    return float(np.mean(per_image))
+
+
+def test_descriptor_softmax_loss_equals_float64_oracle_value_and_gradient() -> None:
+    rng = np.random.default_rng(11)
+    b, dim, hc, wc = 3, 16, 6, 8
+    d = rng.normal(size=(b, dim, hc, wc))
+    d /= np.linalg.norm(d, axis=1, keepdims=True)
+    dw = rng.normal(size=(b, dim, hc, wc))
+    dw /= np.linalg.norm(dw, axis=1, keepdims=True)
+    h = _random_homographies(rng, b, hc, wc)
+    valid = rng.random((b, hc, wc)) > 0.25
+    want = _softmax_loss_oracle(d, dw, h, valid, 0.1)
+    td = torch.from_numpy(d).float().requires_grad_()
+    tw = torch.from_numpy(dw).float().requires_grad_()
+    got = descriptor_softmax_loss(td, tw, torch.from_numpy(h), torch.from_numpy(valid), temperature=0.1)
+    np.testing.assert_allclose(float(got.detach()), want, rtol=1e-5)
+    got.backward()
+    for arr, grad, idx in [(d, td.grad, (0, 0, 0, 0)), (d, td.grad, (2, 15, 5, 7)), (dw, tw.grad, (1, 3, 2, 5))]:
+        eps = 1e-6
+        plus, minus = arr.copy(), arr.copy()
+        plus[idx] += eps
+        minus[idx] -= eps
+        if arr is d:
+            num = _softmax_loss_oracle(plus, dw, h, valid, 0.1) - _softmax_loss_oracle(minus, dw, h, valid, 0.1)
+        else:
+            num = _softmax_loss_oracle(d, plus, h, valid, 0.1) - _softmax_loss_oracle(d, minus, h, valid, 0.1)
+        np.testing.assert_allclose(float(grad[idx]), num / (2 * eps), rtol=1e-3, atol=1e-6)
+
+
+def test_descriptor_softmax_loss_hand_worked_and_edge_cases() -> None:
+    # identity warp, 1x2 cells, 2-D descriptors: cell 0 = (1, 0), cell 1 = (0, 1) in both images. Each of the 4
+    # anchors (2 source, 2 warped) has one positive with s = 1/T and one other cell with s = 0:
+    # loss = log(e^(1/T) + 1) - 1/T.
+    t = 0.5
+    d = torch.tensor([[[[1.0, 0.0]], [[0.0, 1.0]]]])  # (1, 2, 1, 2)
+    got = descriptor_softmax_loss(d, d.clone(), torch.eye(3)[None].double(), temperature=t)
+    np.testing.assert_allclose(float(got), np.log(np.exp(1 / t) + 1) - 1 / t, rtol=1e-6)
+    # no valid warped cell: no anchor, loss 0 with finite gradients
+    dd = d.clone().requires_grad_()
+    z = descriptor_softmax_loss(dd, d.clone(), torch.eye(3)[None].double(), torch.zeros(1, 1, 2, dtype=torch.bool))
+    z.backward()
+    assert float(z.detach()) == 0.0 and dd.grad is not None and torch.isfinite(dd.grad).all()
+    with pytest.raises(ValueError, match="temperature"):
+        descriptor_softmax_loss(d, d, torch.eye(3)[None].double(), temperature=0.0)

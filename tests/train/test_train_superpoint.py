@@ -64,6 +64,46 @@ def test_superpoint_stage_smoke(tmp_path: Path) -> None:
     assert "desc" in (tmp_path / "run" / "train_log.csv").read_text().splitlines()[0]
 
 
+def test_softmax_descriptor_loss_is_the_one_trained(tmp_path: Path) -> None:
+    """``descriptor_loss: softmax`` puts losses.descriptor_softmax_loss (at the config's temperature) in the loss."""
+    from superpoint_rt.train.adaptation import AdaptationConfig, run_adaptation
+    from superpoint_rt.train.losses import descriptor_loss, descriptor_softmax_loss
+
+    imgs = tmp_path / "imgs"
+    imgs.mkdir()
+    rng = np.random.default_rng(1)
+    for i in range(2):
+        im = cv2.GaussianBlur(rng.uniform(0, 255, (40, 48)).astype(np.float32), (0, 0), 1.5)
+        cv2.imwrite(str(imgs / f"{i}.png"), im.astype(np.uint8))
+    run_adaptation(
+        imgs, tmp_path / "labels", lambda b: b[:, 0] * 0.05, AdaptationConfig(num_homographies=2), size=(32, 40),
+        progress=False,
+    )  # fmt: skip
+    data = DataConfig(height=32, width=40, image_dir=str(imgs), label_dir=str(tmp_path / "labels"), num_workers=0)
+    batch = PairBatches(data, 2, seed=0).batch(0)
+    parts = {}
+    for kind in ("hinge", "softmax"):
+        cfg = TrainConfig(
+            stage="superpoint", batch_size=2, max_steps=1, torch_threads=1, precision="fp32", channels_last=False,
+            data=data, descriptor_loss=kind, softmax_temperature=0.2, lambda_loss=3.0, val_every=0,
+        )  # fmt: skip
+        tr = Trainer(cfg, tmp_path / kind, progress=False)
+        tr.model.eval()
+        with torch.no_grad():
+            loss, parts[kind] = tr.compute_loss(batch)
+            _, desc = tr.model(torch.cat([batch["image"], batch["warped_image"]]))
+        args = (desc[:2], desc[2:], batch["homography"], batch["warped_cell_valid"])
+        want = descriptor_softmax_loss(*args, temperature=0.2) if kind == "softmax" else descriptor_loss(*args)
+        np.testing.assert_allclose(parts[kind]["desc"], float(want), rtol=1e-5)
+        total = parts[kind]["det"] + parts[kind]["wdet"] + 3.0 * parts[kind]["desc"]
+        np.testing.assert_allclose(float(loss), total, rtol=1e-5)
+    assert parts["hinge"]["desc"] != parts["softmax"]["desc"]
+    with pytest.raises(ValueError, match="descriptor_loss"):
+        TrainConfig(stage="superpoint", descriptor_loss="triplet")
+    with pytest.raises(ValueError, match="softmax_temperature"):
+        TrainConfig(stage="superpoint", softmax_temperature=0.0)
+
+
 def _write_labels(folder: Path, names: list[str], points: list[np.ndarray], size: tuple[int, int]) -> None:
     """One shard in ``train adapt``'s format, written by hand (points known exactly)."""
     folder.mkdir(parents=True)
