@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -39,3 +41,32 @@ def random_sp():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return SuperPoint(weights="random", backend="onnxruntime", conf_threshold=0.001)
+
+
+def _labelled_images(root: Path, count: int, seed: int, size: tuple[int, int] = (40, 50)) -> Any:
+    """``count`` blurred-noise images under ``root/imgs`` labelled by a two-warp Homographic Adaptation with
+    brightness as the 'detector' (labels in ``root/labels``); returns the SuperPoint stage's ``DataConfig`` for them
+    at 32x40."""
+    from superpoint_rt.train.adaptation import AdaptationConfig, run_adaptation
+    from superpoint_rt.train.config import DataConfig
+
+    imgs = root / "imgs"
+    imgs.mkdir(parents=True)
+    rng = np.random.default_rng(seed)
+    for i in range(count):
+        im = cv2.GaussianBlur(rng.uniform(0, 255, size).astype(np.float32), (0, 0), 1.5)
+        cv2.imwrite(str(imgs / f"{i}.png"), im.astype(np.uint8))
+
+    def heat(b: np.ndarray) -> np.ndarray:
+        return b[:, 0] * 0.05  # brightness as a 'detector'
+
+    cfg = AdaptationConfig(num_homographies=2)
+    run_adaptation(imgs, root / "labels", heat, cfg, size=(32, 40), progress=False)
+    return DataConfig(height=32, width=40, image_dir=str(imgs), label_dir=str(root / "labels"), num_workers=0)
+
+
+@pytest.fixture
+def labelled_images() -> Callable[..., Any]:
+    """``labelled_images(root, count, seed, size=(40, 50)) -> DataConfig``: a tiny labelled set for the SuperPoint
+    stage (needs torch: use it from tests that skip without it)."""
+    return _labelled_images

@@ -123,6 +123,23 @@ def correspondence_mask(homographies: torch.Tensor, hc: int, wc: int, max_dist: 
     return s
 
 
+def _flat_pair(
+    descriptors: torch.Tensor, warped_descriptors: torch.Tensor, warped_cell_valid: torch.Tensor | None
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Checked inputs of the descriptor losses: ``(src (B, D, N) float32, dst (B, D, N) float32, valid (B, N) bool)``
+    with ``N = Hc * Wc`` row-major; ``valid`` all true when ``warped_cell_valid`` is None."""
+    if descriptors.shape != warped_descriptors.shape or descriptors.ndim != 4:
+        raise ValueError(f"descriptor shapes differ or are not 4-D: {descriptors.shape} {warped_descriptors.shape}")
+    b, _d, hc, wc = descriptors.shape
+    src = descriptors.float().flatten(2)
+    dst = warped_descriptors.float().flatten(2)
+    if warped_cell_valid is None:
+        valid = torch.ones(b, hc * wc, dtype=torch.bool, device=src.device)
+    else:
+        valid = warped_cell_valid.reshape(b, hc * wc).bool()
+    return src, dst, valid
+
+
 def descriptor_loss(
     descriptors: torch.Tensor,
     warped_descriptors: torch.Tensor,
@@ -153,16 +170,10 @@ def descriptor_loss(
     against the literal dense form); 1.3x faster forward+backward than it (4 pairs at 240x320, one Zen 2
     thread: ``bench/bench_descriptor_loss.py``).
     """
-    if descriptors.shape != warped_descriptors.shape or descriptors.ndim != 4:
-        raise ValueError(f"descriptor shapes differ or are not 4-D: {descriptors.shape} {warped_descriptors.shape}")
+    src, dst, valid_cells = _flat_pair(descriptors, warped_descriptors, warped_cell_valid)
     b, _d, hc, wc = descriptors.shape
     n = hc * wc
-    src = descriptors.float().flatten(2)  # (B, D, N)
-    dst = warped_descriptors.float().flatten(2)
-    if warped_cell_valid is None:
-        valid = torch.ones(b, n, device=src.device)
-    else:
-        valid = warped_cell_valid.reshape(b, n).to(src.dtype)
+    valid = valid_cells.to(src.dtype)
     dot = torch.bmm(src.transpose(1, 2), dst)  # (B, N, N)
     negative = torch.bmm(F.relu(dot - negative_margin), valid[:, :, None]).sum(dim=(1, 2))  # (B,)
     bi, ni, mi = positive_pairs(homographies, hc, wc, max_dist)
@@ -214,18 +225,11 @@ def descriptor_softmax_loss(
     scores (the hinge stops pushing a negative once its dot product is below ``negative_margin``). The two dense
     log-sum-exps run over (B, N, N); the positives' are grouped sums over the few positive pairs.
     """
-    if descriptors.shape != warped_descriptors.shape or descriptors.ndim != 4:
-        raise ValueError(f"descriptor shapes differ or are not 4-D: {descriptors.shape} {warped_descriptors.shape}")
     if not temperature > 0:
         raise ValueError(f"temperature must be > 0, got {temperature}")
+    src, dst, valid = _flat_pair(descriptors, warped_descriptors, warped_cell_valid)
     b, _d, hc, wc = descriptors.shape
     n = hc * wc
-    src = descriptors.float().flatten(2)  # (B, D, N)
-    dst = warped_descriptors.float().flatten(2)
-    if warped_cell_valid is None:
-        valid = torch.ones(b, n, dtype=torch.bool, device=src.device)
-    else:
-        valid = warped_cell_valid.reshape(b, n).bool()
     s = torch.bmm(src.transpose(1, 2), dst) / temperature  # (B, N, N): source cell n x warped cell m
     rows_all = torch.logsumexp(s.masked_fill(~valid[:, None, :], _MASKED), dim=2).reshape(-1)  # (B*N,)
     cols_all = torch.logsumexp(s, dim=1).reshape(-1)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
-import cv2
 import numpy as np
 import pytest
 
@@ -24,23 +25,14 @@ def test_encoder_grad_norm_is_the_l2_norm_over_all_params() -> None:
     assert mod.encoder_grad_norm(loss, [a, b]) == pytest.approx(np.sqrt(44.0))
 
 
-def test_cli_on_a_tiny_labelled_set(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_cli_on_a_tiny_labelled_set(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, labelled_images: Callable[..., Any]
+) -> None:
     from superpoint_rt.network import SuperPointNet
-    from superpoint_rt.train.adaptation import AdaptationConfig, run_adaptation
-    from superpoint_rt.train.config import DataConfig, TrainConfig, save_config
+    from superpoint_rt.train.config import TrainConfig, save_config
 
     mod = load_script("loss_gradient_scale")
-    imgs = tmp_path / "imgs"
-    imgs.mkdir()
-    rng = np.random.default_rng(2)
-    for i in range(2):
-        im = cv2.GaussianBlur(rng.uniform(0, 255, (40, 48)).astype(np.float32), (0, 0), 1.5)
-        cv2.imwrite(str(imgs / f"{i}.png"), im.astype(np.uint8))
-    run_adaptation(
-        imgs, tmp_path / "labels", lambda b: b[:, 0] * 0.05, AdaptationConfig(num_homographies=2), size=(32, 40),
-        progress=False,
-    )  # fmt: skip
-    data = DataConfig(height=32, width=40, image_dir=str(imgs), label_dir=str(tmp_path / "labels"), num_workers=0)
+    data = labelled_images(tmp_path, 2, seed=2, size=(40, 48))
     save_config(TrainConfig(stage="superpoint", lambda_loss=2.0, data=data), tmp_path / "c.yaml")
     torch.manual_seed(0)
     torch.save({"model": SuperPointNet(batch_norm=True).state_dict()}, tmp_path / "ck.pt")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import cv2
@@ -36,21 +37,8 @@ def test_pair_labels_follow_the_homography() -> None:
     assert s["labels"].shape == (6, 8) and s["warped_cell_valid"].shape == (6, 8)
 
 
-def test_superpoint_stage_smoke(tmp_path: Path) -> None:
-    from superpoint_rt.train.adaptation import AdaptationConfig, run_adaptation
-
-    imgs = tmp_path / "imgs"
-    imgs.mkdir()
-    rng = np.random.default_rng(0)
-    for i in range(3):
-        im = cv2.GaussianBlur(rng.uniform(0, 255, (40, 50)).astype(np.float32), (0, 0), 1.5)
-        cv2.imwrite(str(imgs / f"{i}.png"), im.astype(np.uint8))
-
-    def heat(b: np.ndarray) -> np.ndarray:
-        return b[:, 0] * 0.05  # brightness as a 'detector'
-
-    run_adaptation(imgs, tmp_path / "labels", heat, AdaptationConfig(num_homographies=2), size=(32, 40), progress=False)
-    data = DataConfig(height=32, width=40, image_dir=str(imgs), label_dir=str(tmp_path / "labels"), num_workers=0)
+def test_superpoint_stage_smoke(tmp_path: Path, labelled_images: Callable[..., DataConfig]) -> None:
+    data = labelled_images(tmp_path, 3, seed=0)
     b = PairBatches(data, 2, seed=0).batch(0)
     assert b["image"].shape == (2, 1, 32, 40) and b["homography"].shape == (2, 3, 3)
     cfg = TrainConfig(
@@ -64,22 +52,11 @@ def test_superpoint_stage_smoke(tmp_path: Path) -> None:
     assert "desc" in (tmp_path / "run" / "train_log.csv").read_text().splitlines()[0]
 
 
-def test_softmax_descriptor_loss_is_the_one_trained(tmp_path: Path) -> None:
+def test_softmax_descriptor_loss_is_the_one_trained(tmp_path: Path, labelled_images: Callable[..., DataConfig]) -> None:
     """``descriptor_loss: softmax`` puts losses.descriptor_softmax_loss (at the config's temperature) in the loss."""
-    from superpoint_rt.train.adaptation import AdaptationConfig, run_adaptation
     from superpoint_rt.train.losses import descriptor_loss, descriptor_softmax_loss
 
-    imgs = tmp_path / "imgs"
-    imgs.mkdir()
-    rng = np.random.default_rng(1)
-    for i in range(2):
-        im = cv2.GaussianBlur(rng.uniform(0, 255, (40, 48)).astype(np.float32), (0, 0), 1.5)
-        cv2.imwrite(str(imgs / f"{i}.png"), im.astype(np.uint8))
-    run_adaptation(
-        imgs, tmp_path / "labels", lambda b: b[:, 0] * 0.05, AdaptationConfig(num_homographies=2), size=(32, 40),
-        progress=False,
-    )  # fmt: skip
-    data = DataConfig(height=32, width=40, image_dir=str(imgs), label_dir=str(tmp_path / "labels"), num_workers=0)
+    data = labelled_images(tmp_path, 2, seed=1, size=(40, 48))
     batch = PairBatches(data, 2, seed=0).batch(0)
     parts = {}
     for kind in ("hinge", "softmax"):
