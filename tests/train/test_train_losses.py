@@ -126,18 +126,23 @@ def test_descriptor_loss_batch_mean_and_zero_for_perfect_descriptors() -> None:
     np.testing.assert_allclose(float(both), (0.0 + 12 * 0.8 / 16) / 2, rtol=1e-6)
 
 
+def _brute_force_positives(h: np.ndarray, hc: int, wc: int, max_dist: float) -> np.ndarray:
+    """(N, N) bool, float64: source cell n's centre warped by ``h`` lies < ``max_dist`` px from target cell m's."""
+    i, j = np.meshgrid(np.arange(hc), np.arange(wc), indexing="ij")
+    c = np.stack([8 * j + 3.5, 8 * i + 3.5], -1).reshape(-1, 2)
+    p = np.concatenate([c, np.ones((len(c), 1))], 1) @ h.T
+    w = p[:, :2] / p[:, 2:]
+    return np.asarray(np.linalg.norm(w[:, None, :] - c[None, :, :], axis=-1) < max_dist)
+
+
 def _dense_descriptor_loss_oracle(
     d: np.ndarray, dw: np.ndarray, h: np.ndarray, valid: np.ndarray, max_dist: float = 8.0
 ) -> float:
     """The paper's eq. 5 literally, in float64 NumPy: every (n, m) pair with a brute-force distance mask."""
     b, _, hc, wc = d.shape
-    i, j = np.meshgrid(np.arange(hc), np.arange(wc), indexing="ij")
-    c = np.stack([8 * j + 3.5, 8 * i + 3.5], -1).reshape(-1, 2)
     out = []
     for k in range(b):
-        p = np.concatenate([c, np.ones((len(c), 1))], 1) @ h[k].T
-        w = p[:, :2] / p[:, 2:]
-        s = np.linalg.norm(w[:, None, :] - c[None, :, :], axis=-1) < max_dist
+        s = _brute_force_positives(h[k], hc, wc, max_dist)
         dot = d[k].reshape(d.shape[1], -1).T @ dw[k].reshape(d.shape[1], -1)
         loss = np.where(s, 250.0 * np.maximum(0.0, 1.0 - dot), np.maximum(0.0, dot - 0.2))
         v = valid[k].reshape(-1).astype(np.float64)
@@ -164,15 +169,10 @@ def test_positive_pairs_match_float64_brute_force(max_dist: float) -> None:
     rng = np.random.default_rng(3)
     hc, wc = 7, 9
     h = _random_homographies(rng, 5, hc, wc)
-    i, j = np.meshgrid(np.arange(hc), np.arange(wc), indexing="ij")
-    c = np.stack([8 * j + 3.5, 8 * i + 3.5], -1).reshape(-1, 2)
     bi, ni, mi = positive_pairs(torch.from_numpy(h), hc, wc, max_dist)
     want = []
     for k in range(5):
-        p = np.concatenate([c, np.ones((len(c), 1))], 1) @ h[k].T
-        w = p[:, :2] / p[:, 2:]
-        dist = np.linalg.norm(w[:, None, :] - c[None, :, :], axis=-1)
-        want += [(k, n, m) for n, m in zip(*np.nonzero(dist < max_dist))]
+        want += [(k, n, m) for n, m in zip(*np.nonzero(_brute_force_positives(h[k], hc, wc, max_dist)))]
     assert list(zip(bi.tolist(), ni.tolist(), mi.tolist())) == sorted(want)
     assert len(want) > 100  # the case is not empty
 
@@ -215,20 +215,17 @@ def _softmax_loss_oracle(
 ) -> float:
     """descriptor_softmax_loss written out anchor by anchor in float64 NumPy, with a brute-force distance mask."""
     b, dim, hc, wc = d.shape
-    i, j = np.meshgrid(np.arange(hc), np.arange(wc), indexing="ij")
-    c = np.stack([8 * j + 3.5, 8 * i + 3.5], -1).reshape(-1, 2)
+    n_cells = hc * wc
     per_image = []
     for k in range(b):
-        p = np.concatenate([c, np.ones((len(c), 1))], 1) @ h[k].T
-        w = p[:, :2] / p[:, 2:]
         v = valid[k].reshape(-1)
-        pos = (np.linalg.norm(w[:, None, :] - c[None, :, :], axis=-1) < max_dist) & v[None, :]
+        pos = _brute_force_positives(h[k], hc, wc, max_dist) & v[None, :]
         s = d[k].reshape(dim, -1).T @ dw[k].reshape(dim, -1) / temperature
         terms = []
-        for n in range(len(c)):  # source anchors: the valid warped cells compete
+        for n in range(n_cells):  # source anchors: the valid warped cells compete
             if pos[n].any():
                 terms.append(np.log(np.exp(s[n, v]).sum()) - np.log(np.exp(s[n, pos[n]]).sum()))
-        for m in range(len(c)):  # warped anchors: every source cell competes
+        for m in range(n_cells):  # warped anchors: every source cell competes
             if pos[:, m].any():
                 terms.append(np.log(np.exp(s[:, m]).sum()) - np.log(np.exp(s[pos[:, m], m]).sum()))
         per_image.append(np.mean(terms) if terms else 0.0)
