@@ -378,10 +378,10 @@ def nn_error_anatomy(
     if pair.dd.shape[0] == 0 or pair.dd.shape[1] == 0:
         return NNErrorAnatomy(0, 0, 0, 0)
     has = pair.geo12.min(axis=1) <= eps
-    g = pair.geo12[np.arange(len(pair.p1)), pair.dd.argmin(axis=1)][has]
+    g = pair.geo12[np.arange(len(pair.p1)), pair.dd.argmin(axis=1)][has]  # positives' NN distances
     correct = int((g <= eps).sum())
-    near = int(((g > eps) & (g <= near_px)).sum())
-    return NNErrorAnatomy(int(has.sum()), correct, near, int(has.sum()) - correct - near)
+    near = int((g <= near_px).sum()) - correct
+    return NNErrorAnatomy(len(g), correct, near, len(g) - correct - near)
 
 
 def image_corners(shape: tuple[int, int]) -> np.ndarray:

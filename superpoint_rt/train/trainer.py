@@ -235,24 +235,11 @@ class Trainer:
         assert desc is not None
         det = detector_loss(logits[:b], self._to(batch["labels"]), self._to(batch["cell_valid"]))
         wdet = detector_loss(logits[b:], self._to(batch["warped_labels"]), self._to(batch["warped_cell_valid"]))
+        pair = (desc[:b].float(), desc[b:].float(), self._to(batch["homography"]), self._to(batch["warped_cell_valid"]))
         if c.descriptor_loss == "softmax":
-            dl = descriptor_softmax_loss(
-                desc[:b].float(),
-                desc[b:].float(),
-                self._to(batch["homography"]),
-                self._to(batch["warped_cell_valid"]),
-                c.softmax_temperature,
-            )
+            dl = descriptor_softmax_loss(*pair, c.softmax_temperature)
         else:
-            dl = descriptor_loss(
-                desc[:b].float(),
-                desc[b:].float(),
-                self._to(batch["homography"]),
-                self._to(batch["warped_cell_valid"]),
-                c.positive_margin,
-                c.negative_margin,
-                c.lambda_d,
-            )
+            dl = descriptor_loss(*pair, c.positive_margin, c.negative_margin, c.lambda_d)
         loss = det + wdet + c.lambda_loss * dl
         return loss, {"det": float(det.detach()), "wdet": float(wdet.detach()), "desc": float(dl.detach())}
 
