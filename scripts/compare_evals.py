@@ -2,16 +2,24 @@
 """Is B better than A beyond noise? A paired comparison of two ``superpoint-rt eval --json`` runs on the same pairs.
 
     python scripts/compare_evals.py A.json B.json [--method-a 0] [--method-b 0] [--eps 3] [--auc-eps 5] \
-        [--json out.json]
+        [--resample sequences|pairs] [--json out.json]
 
 Both files must hold the same benchmark (the same sequence/pair list). For homography accuracy at each ε the pairs
 are matched one to one: ``a_only`` pairs only A gets right, ``b_only`` only B; the exact two-sided McNemar test
 (binomial on the discordant pairs) gives the p-value that the two are equally accurate. For the per-pair continuous
 metrics (repeatability, NN mAP, matching score, localisation error, and each pair's share of the homography AUC at
 ``--auc-eps`` px, ``max(0, 1 - corner error / T)``, smoother than accuracy at one ε) the mean difference B - A gets
-a paired bootstrap 95% interval (pairs resampled together, fixed seed). A difference is "beyond noise" when p < 0.05
-(accuracy) or the interval excludes 0 (the others). Runs made with ``--homography-trials N`` (both, same N) also get
-``homography_trials@eps``: each pair's share of its N RANSAC runs within eps, compared like the continuous metrics.
+a paired bootstrap 95% interval (A's and B's values of a pair resampled together, fixed seed). Runs made with
+``--homography-trials N`` (both, same N) also get ``homography_trials@eps``: each pair's share of its N RANSAC runs
+within eps, compared like the continuous metrics.
+
+What is resampled (``--resample``): ``sequences`` (the default) draws whole sequences with all their pairs, because
+the pairs of one sequence share a source photo and their differences are correlated: treating them as independent
+(``pairs``, the only form before the 12th session of 2026-12-03) gives intervals too narrow for the question "does
+this hold on new photos". With ``sequences`` a homography accuracy difference is beyond noise when the
+sequence-bootstrap interval of the per-pair difference (B right - A right) excludes 0; McNemar's p (pair-level) is
+still reported beside it. With ``pairs`` it is beyond noise when McNemar's p < 0.05. A continuous difference is
+beyond noise when its interval excludes 0.
 """
 
 from __future__ import annotations
@@ -51,6 +59,37 @@ def paired_bootstrap(diff: np.ndarray, n_boot: int = 10000, seed: int = 0) -> tu
     return float(lo), float(hi)
 
 
+def sequence_bootstrap(
+    diff: np.ndarray, groups: np.ndarray, n_boot: int = 10000, seed: int = 0
+) -> tuple[float, float]:
+    """95% percentile interval of the per-pair mean of ``diff`` when whole groups are resampled.
+
+    ``diff`` (N,) holds each pair's B - A and ``groups`` (N,) its sequence; each resample draws as many sequences as
+    there are, with replacement, and its statistic is the sum of the drawn sequences' differences over the number
+    of their pairs (so sequences of unequal size weigh by their pairs, as in the plain mean).
+    """
+    diff = np.asarray(diff, dtype=np.float64)
+    if diff.shape != np.shape(groups) or diff.ndim != 1 or len(diff) == 0:
+        raise ValueError(f"diff and groups must be the same non-empty 1-D shape, got {diff.shape}, {np.shape(groups)}")
+    _, inv = np.unique(np.asarray(groups), return_inverse=True)
+    sums = np.bincount(inv, weights=diff)
+    counts = np.bincount(inv).astype(np.float64)
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, len(sums), size=(n_boot, len(sums)))
+    means = sums[idx].sum(axis=1) / counts[idx].sum(axis=1)
+    lo, hi = np.percentile(means, [2.5, 97.5])
+    return float(lo), float(hi)
+
+
+def interval(diff: np.ndarray, groups: np.ndarray, resample: str) -> tuple[float, float]:
+    """The 95% interval of mean(``diff``) by ``resample``: "pairs" or "sequences" (``groups`` = each pair's)."""
+    if resample == "pairs":
+        return paired_bootstrap(diff)
+    if resample == "sequences":
+        return sequence_bootstrap(diff, groups)
+    raise ValueError(f"resample must be 'pairs' or 'sequences', got {resample!r}")
+
+
 def _pairs(path: Path, method: int) -> tuple[str, dict[tuple[str, int], dict[str, Any]]]:
     doc = json.loads(path.read_text())
     results = doc.get("results")
@@ -82,13 +121,21 @@ def compare(
     eps: list[float],
     kinds: str,
     auc_eps: float = 5.0,
+    resample: str = "sequences",
 ) -> dict[str, Any]:
     """The paired statistics of B against A over the pairs whose kind is in ``kinds`` ("iv", "i" or "v");
-    ``continuous["homography_auc"]`` is the homography AUC at ``auc_eps`` px."""
+    ``continuous["homography_auc"]`` is the homography AUC at ``auc_eps`` px; intervals by ``resample``
+    ("sequences" or "pairs", see the module docstring)."""
+    if resample not in ("pairs", "sequences"):
+        raise ValueError(f"resample must be 'pairs' or 'sequences', got {resample!r}")
     if set(a) != set(b):
         raise ValueError(f"the two runs have different pairs ({len(a)} vs {len(b)}): not the same benchmark")
     keys = sorted(k for k in a if a[k]["kind"] in kinds)
-    out: dict[str, Any] = {"pairs": len(keys), "homography": {}, "continuous": {}}
+    groups = np.array([k[0] for k in keys])
+    out: dict[str, Any] = {
+        "pairs": len(keys), "sequences": len(set(groups.tolist())), "resample": resample,
+        "homography": {}, "continuous": {},
+    }  # fmt: skip
     if not keys:  # e.g. a run of viewpoint sequences only, asked about illumination
         return out
     for e in eps:
@@ -96,16 +143,21 @@ def compare(
         cb = np.array([b[k]["corner_error"] is not None and b[k]["corner_error"] <= e for k in keys], dtype=bool)
         a_only, b_only = int((ca & ~cb).sum()), int((cb & ~ca).sum())
         p = mcnemar_exact(a_only, b_only)
-        out["homography"][f"{e:g}"] = {
+        h = {
             "a": round(float(ca.mean()), 4), "b": round(float(cb.mean()), 4), "a_only": a_only, "b_only": b_only,
             "p_mcnemar": round(p, 4), "beyond_noise": p < 0.05,
         }  # fmt: skip
+        if resample == "sequences":
+            lo, hi = sequence_bootstrap(cb.astype(float) - ca.astype(float), groups)
+            h["ci95"] = [round(lo, 4), round(hi, 4)]
+            h["beyond_noise"] = lo > 0 or hi < 0
+        out["homography"][f"{e:g}"] = h
     trials = [len(r[k].get("corner_errors") or []) for r in (a, b) for k in keys]
     if keys and min(trials) > 1 and len(set(trials)) == 1:
         for e in eps:
             va, vb = trial_accuracy(a, keys, e), trial_accuracy(b, keys, e)
             d = vb - va
-            lo, hi = paired_bootstrap(d)
+            lo, hi = interval(d, groups, resample)
             out["continuous"][f"homography_trials@{e:g}"] = {
                 "a": round(float(va.mean()), 4), "b": round(float(vb.mean()), 4), "trials": trials[0],
                 "diff": round(float(d.mean()), 4), "ci95": [round(lo, 4), round(hi, 4)],
@@ -117,7 +169,7 @@ def compare(
         if not ok.any():
             continue
         d = vb[ok] - va[ok]
-        lo, hi = paired_bootstrap(d)
+        lo, hi = interval(d, groups[ok], resample)
         out["continuous"][m] = {
             "a": round(float(va[ok].mean()), 4), "b": round(float(vb[ok].mean()), 4),
             "diff": round(float(d.mean()), 4), "ci95": [round(lo, 4), round(hi, 4)], "beyond_noise": lo > 0 or hi < 0,
@@ -133,6 +185,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--method-b", type=int, default=0, help="index of the method in B's results (default 0)")
     ap.add_argument("--eps", type=float, nargs="+", default=[1.0, 3.0, 5.0])
     ap.add_argument("--auc-eps", type=float, default=5.0, help="homography AUC up to this many px (default 5)")
+    ap.add_argument(
+        "--resample", choices=("sequences", "pairs"), default="sequences",
+        help="bootstrap unit: whole sequences (default; their pairs share a photo) or single pairs",
+    )  # fmt: skip
     ap.add_argument("--json", type=Path, help="write the comparison here")
     args = ap.parse_args(argv)
     if not args.auc_eps > 0:
@@ -142,18 +198,20 @@ def main(argv: list[str] | None = None) -> int:
         name_b, b = _pairs(args.b, args.method_b)
         doc: dict[str, Any] = {"a": f"{name_a} ({args.a.name})", "b": f"{name_b} ({args.b.name})"}
         doc["auc_eps"] = args.auc_eps
+        doc["resample"] = args.resample
         for kind, sel in (("all", "iv"), ("i", "i"), ("v", "v")):
-            doc[kind] = compare(a, b, args.eps, sel, args.auc_eps)
+            doc[kind] = compare(a, b, args.eps, sel, args.auc_eps, args.resample)
     except (OSError, KeyError, ValueError, json.JSONDecodeError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    print(f"A = {doc['a']}\nB = {doc['b']}")
+    print(f"A = {doc['a']}\nB = {doc['b']}\nresampled: {args.resample} ({doc['all']['sequences']} sequences)")
     for kind in ("all", "i", "v"):
         r = doc[kind]
         for eps, h in r["homography"].items():
             flag = "beyond noise" if h["beyond_noise"] else "noise"
+            ci = f", 95% CI [{h['ci95'][0]:+.3f}, {h['ci95'][1]:+.3f}]" if "ci95" in h else ""
             print(f"[{kind}, {r['pairs']} pairs] hom. eps={eps}: A {h['a']:.3f} B {h['b']:.3f} "
-                  f"(A only {h['a_only']}, B only {h['b_only']}, McNemar p={h['p_mcnemar']:.3f}: {flag})")  # fmt: skip
+                  f"(A only {h['a_only']}, B only {h['b_only']}, McNemar p={h['p_mcnemar']:.3f}{ci}: {flag})")  # fmt: skip
         for m, c in r["continuous"].items():
             flag = "beyond noise" if c["beyond_noise"] else "noise"
             print(f"[{kind}] {m}: A {c['a']:.3f} B {c['b']:.3f} diff {c['diff']:+.4f} "

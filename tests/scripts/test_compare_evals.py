@@ -1,4 +1,5 @@
-"""scripts/compare_evals.py: McNemar against hand-worked binomial tails, bootstrap on known differences, refusals."""
+"""scripts/compare_evals.py: McNemar against hand-worked binomial tails, bootstrap on known differences (pairs and
+whole sequences, the latter against a brute-force float64 resampler), refusals."""
 
 from __future__ import annotations
 
@@ -50,8 +51,9 @@ def test_cli_counts_discordant_pairs(tmp_path: Path, capsys: pytest.CaptureFixtu
     a = _eval(tmp_path / "a.json", ea, [0.5] * 20, kinds)
     b = _eval(tmp_path / "b.json", eb, [0.6] * 20, kinds)
     out = tmp_path / "cmp.json"
-    assert m.main([str(a), str(b), "--json", str(out)]) == 0
+    assert m.main([str(a), str(b), "--resample", "pairs", "--json", str(out)]) == 0
     doc = json.loads(out.read_text())
+    assert doc["resample"] == "pairs" and doc["all"]["sequences"] == 4
     h = doc["all"]["homography"]["3"]
     assert (h["a_only"], h["b_only"], h["a"], h["b"]) == (2, 8, 0.5, 0.8)
     assert h["p_mcnemar"] == pytest.approx(m.mcnemar_exact(2, 8), abs=1e-4) and not h["beyond_noise"]
@@ -102,3 +104,60 @@ def test_trial_accuracy_by_hand(tmp_path: Path) -> None:
     plain = _eval(tmp_path / "p.json", [1.0, 1.0, 9.0, 9.0, 1.0], [0.5] * 5, "vvvvv")
     assert m.main([str(plain), str(b), "--json", str(out)]) == 0
     assert "homography_trials@3" not in json.loads(out.read_text())["all"]["continuous"]
+
+
+def test_sequence_bootstrap_of_equal_sequences_is_the_bootstrap_of_their_means() -> None:
+    m = _load()
+    values = np.random.default_rng(3).normal(0.0, 1.0, 30)
+    groups = np.repeat([f"s{i:02d}" for i in range(30)], 4)  # sorted names: np.unique keeps this order
+    # every pair of a sequence has the sequence's value: resampling sequences = resampling their 30 means
+    seq = m.sequence_bootstrap(np.repeat(values, 4), groups)
+    assert seq == pytest.approx(m.paired_bootstrap(values), abs=1e-12)
+
+
+def test_sequence_bootstrap_against_a_brute_force_resampler() -> None:
+    m = _load()
+    rng = np.random.default_rng(7)
+    sizes = [1, 5, 2, 7, 3, 5, 4]  # unequal sequences: a resample's mean is over the pairs it drew
+    groups = np.concatenate([[f"g{i}"] * n for i, n in enumerate(sizes)])
+    diff = rng.normal(0.2, 1.0, len(groups))
+    n_boot = 500
+    draws = np.random.default_rng(11).integers(0, len(sizes), size=(n_boot, len(sizes)))
+    means = [np.mean(np.concatenate([diff[groups == f"g{j}"] for j in row])) for row in draws]
+    expect = np.percentile(np.array(means, dtype=np.float64), [2.5, 97.5])
+    got = m.sequence_bootstrap(diff, groups, n_boot=n_boot, seed=11)
+    assert got == pytest.approx(tuple(expect), abs=1e-12)
+
+
+def test_sequence_bootstrap_widens_for_correlated_pairs() -> None:
+    m = _load()
+    rng = np.random.default_rng(5)
+    # 40 sequences x 5 pairs sharing their sequence's offset: 40 independent values, not 200
+    diff = np.repeat(rng.normal(0.0, 1.0, 40), 5)
+    groups = np.repeat(np.arange(40), 5)
+    lo_p, hi_p = m.paired_bootstrap(diff)
+    lo_s, hi_s = m.sequence_bootstrap(diff, groups)
+    assert (hi_s - lo_s) / (hi_p - lo_p) == pytest.approx(np.sqrt(5), rel=0.2)
+    with pytest.raises(ValueError, match="same non-empty"):
+        m.sequence_bootstrap(diff, groups[:-1])
+    with pytest.raises(ValueError, match="resample"):
+        m.interval(diff, groups, "photos")
+
+
+def test_cli_by_sequences_by_hand(tmp_path: Path) -> None:
+    m = _load()
+    # two sequences of 5 pairs (the _eval helper names them v_s0 and v_s1); B gains 0.1 repeatability on the first
+    # only. By pairs that is beyond noise; by sequences a resample draws the second twice with probability 1/4, so
+    # the interval reaches 0 (its 2.5% point is a mean of 0) and it is not.
+    a = _eval(tmp_path / "a.json", [1.0] * 10, [0.5] * 10, "v" * 10)
+    b = _eval(tmp_path / "b.json", [1.0] * 5 + [9.0] * 5, [0.6] * 5 + [0.5] * 5, "v" * 10)
+    out = tmp_path / "cmp.json"
+    assert m.main([str(a), str(b), "--resample", "pairs", "--json", str(out)]) == 0
+    assert json.loads(out.read_text())["all"]["continuous"]["repeatability"]["beyond_noise"]
+    assert m.main([str(a), str(b), "--json", str(out)]) == 0  # sequences: the default
+    doc = json.loads(out.read_text())
+    rep = doc["all"]["continuous"]["repeatability"]
+    assert doc["resample"] == "sequences" and doc["all"]["sequences"] == 2
+    assert rep["diff"] == pytest.approx(0.05) and rep["ci95"] == [0.0, 0.1] and not rep["beyond_noise"]
+    h = doc["all"]["homography"]["3"]  # B loses the second sequence's 5 pairs: McNemar p = 2/32 (noise either way)
+    assert (h["a_only"], h["b_only"]) == (5, 0) and h["ci95"] == [-1.0, 0.0] and not h["beyond_noise"]
