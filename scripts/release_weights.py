@@ -4,6 +4,10 @@ metadata), the ONNX export beside it, and the INT8 OpenVINO IR calibrated on the
     python scripts/release_weights.py --run-dir train_runs/superpoint --name superpoint-rt \\
         --out superpoint_rt/data/weights/superpoint_rt.npz [--onnx OUT.onnx] [--no-int8]
 
+``--weights CANDIDATE.npz`` instead of ``--run-dir`` promotes weights landed earlier (e.g. a candidate exported
+from a checkpoint that is no longer kept): the same arrays, hence the same fingerprint, with the new name, licence
+and note; their step, stage and training hours stay as the candidate recorded them.
+
 Needs the train extra (torch) and, for INT8, nncf plus the training photos (data/PHOTOS.md, apt packages).
 """
 
@@ -21,7 +25,9 @@ from superpoint_rt.weights import load_weights, save_npz
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--run-dir", type=Path, required=True, help="a `superpoint-rt train superpoint` run")
+    src = ap.add_mutually_exclusive_group(required=True)
+    src.add_argument("--run-dir", type=Path, help="a `superpoint-rt train superpoint` run")
+    src.add_argument("--weights", type=Path, help="or: our .npz landed earlier, re-stamped with the new metadata")
     ap.add_argument("--checkpoint", type=Path, help="default: RUN_DIR/checkpoints/last.pt")
     ap.add_argument("--name", required=True, help="the weights' name in their metadata")
     ap.add_argument("--note", default="", help="one line for the metadata")
@@ -32,23 +38,33 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--calib", default="train-photos", help="INT8 calibration photos (default: train-photos)")
     args = ap.parse_args(argv)
 
-    ckpt = args.checkpoint or args.run_dir / "checkpoints" / "last.pt"
-    state = load_checkpoint(ckpt)  # refuses a pickle that would run code
-    with tempfile.TemporaryDirectory() as tmp:
-        pth = export_weights(
-            state["model"], Path(tmp) / "weights.pth", {"stage": state.get("stage"), "step": state.get("step")}
+    if args.weights is not None:
+        if args.checkpoint is not None:
+            ap.error("--checkpoint goes with --run-dir, not --weights")
+        if args.weights.suffix != ".npz":
+            ap.error(f"--weights must be one of our .npz files, got {args.weights}")
+        w = load_weights(args.weights)  # checks every key and shape
+        if w.meta.get("stage") is None or "step" not in w.meta:
+            ap.error(f"{args.weights} records no training stage and step: not weights this script released")
+        w.meta.update({"name": args.name, "licence": args.licence, "note": args.note})
+    else:
+        ckpt = args.checkpoint or args.run_dir / "checkpoints" / "last.pt"
+        state = load_checkpoint(ckpt)  # refuses a pickle that would run code
+        with tempfile.TemporaryDirectory() as tmp:
+            pth = export_weights(
+                state["model"], Path(tmp) / "weights.pth", {"stage": state.get("stage"), "step": state.get("step")}
+            )
+            w = load_weights(pth)
+        w.meta.update(
+            {
+                "name": args.name,
+                "stage": state.get("stage"),
+                "step": int(state.get("step", 0)),
+                "train_hours": round(float(state.get("elapsed_s", 0.0)) / 3600.0, 2),
+                "licence": args.licence,
+                "note": args.note,
+            }
         )
-        w = load_weights(pth)
-    w.meta.update(
-        {
-            "name": args.name,
-            "stage": state.get("stage"),
-            "step": int(state.get("step", 0)),
-            "train_hours": round(float(state.get("elapsed_s", 0.0)) / 3600.0, 2),
-            "licence": args.licence,
-            "note": args.note,
-        }
-    )
     out = save_npz(w, args.out)
     print(f"wrote {out} (step {w.meta['step']}, fingerprint {w.fingerprint})")
     w = load_weights(out)  # what users load

@@ -210,3 +210,25 @@ def test_real_checkpoint_exports_by_cli_and_release_script(run: Path, tmp_path: 
     assert w.meta["name"] == "t" and w.meta["step"] == 2 and w.meta["stage"] == "magicpoint"
     for k, v in w.state_dict.items():
         np.testing.assert_allclose(v, want[k], rtol=0, atol=0)
+    # promoting the released file (as a landed candidate is): same arrays and fingerprint, new name/licence/note,
+    # the step and stage it recorded
+    promoted = tmp_path / "promoted.npz"
+    args = ["--weights", str(out), "--name", "v", "--licence", "L", "--note", "n", "--out", str(promoted), "--no-int8"]
+    assert _release_main()(args) == 0
+    p = load_weights(promoted)
+    assert (p.meta["name"], p.meta["licence"], p.meta["note"]) == ("v", "L", "n")
+    assert p.meta["step"] == 2 and p.meta["stage"] == "magicpoint" and p.fingerprint == w.fingerprint
+
+
+def test_release_weights_promotion_refusals(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    release = _release_main()
+    out = tmp_path / "o.npz"
+    with pytest.raises(SystemExit):
+        release(["--weights", str(tmp_path / "w.pth"), "--name", "v", "--out", str(out), "--no-int8"])
+    assert "must be one of our .npz files" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        release(["--weights", "a.npz", "--checkpoint", "c.pt", "--name", "v", "--out", str(out)])
+    assert "--checkpoint goes with --run-dir" in capsys.readouterr().err
+    with pytest.raises(SystemExit):  # both sources
+        release(["--weights", "a.npz", "--run-dir", "r", "--name", "v", "--out", str(out)])
+    assert not out.exists()
