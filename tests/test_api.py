@@ -64,7 +64,9 @@ def test_matches_numpy_reference_pipeline(rand_weights, astronaut, subpixel, met
     if subpixel:
         kp = refine_subpixel(heat, kp, method)
         assert np.any(kp != np.rint(kp))
-    np.testing.assert_allclose(f.keypoints, kp, rtol=0, atol=1e-5)  # heatmaps equal to float rounding
+    # heatmaps equal to float rounding; a float32 coordinate near 300 px has a 3e-5 ulp, so allow a few ulps (an AVX2
+    # Zen 3 put one refined point 1 ulp off the reference)
+    np.testing.assert_allclose(f.keypoints, kp, rtol=0, atol=1e-4)
     np.testing.assert_allclose(f.scores, sc, atol=1e-6)
     desc = reference.sample_descriptors(coarse[0], kp, interpolation=interpolation, convention="center")
     np.testing.assert_allclose(f.descriptors, desc, atol=1e-5)
