@@ -2,8 +2,9 @@
 # How the packaged weights were made, stage by stage: v1 (superpoint_rt_v1.npz, step 4648, stages 1-5), v2
 # (superpoint_rt_v2.npz, step 12843, stages 6-8, which continue v1's run and need ../shared/photos), v3
 # (superpoint_rt_v3.npz, step 18761, stages 9-10, which continue v2's run), v4 (superpoint_rt_v4.npz, step 23373,
-# stages 11-12, which continue v3's run) and v5, the default (superpoint_rt.npz, step 30766, stages 13-14, which
-# continue v4's run).
+# stages 11-12, which continue v3's run), v5 (superpoint_rt_v5.npz, step 30766, stages 13-14, which continue v4's
+# run) and v6, the default (superpoint_rt.npz, step 32250, stages 15-16, which continue v5's run with the ranking
+# descriptor loss).
 # Every stage resumes (--resume) and stops cleanly (--time-limit MIN, SIGTERM/SIGUSR1); our run went in chunks
 # on 2 CPU cores across sessions (see the weights card in docs/MODEL_CARD.md). Needs `pip install -e '.[train,eval]'` and
 # the training photos (data/PHOTOS.md):
@@ -125,11 +126,23 @@ mkdir -p train_runs/superpoint_v2g/checkpoints
 cp train_runs/superpoint_v2f/checkpoints/last.pt train_runs/superpoint_v2g/checkpoints/
 $TORCHRUN --config configs/superpoint_v2g_f_lr3e-5.yaml --run-dir train_runs/superpoint_v2g --resume --max-steps 30766
 
-# 14. Package v5 (the default) and its INT8 IR, detector head in float as v4's
+# 14. Package v5 and its INT8 IR, detector head in float as v4's
 python scripts/release_weights.py --run-dir train_runs/superpoint_v2g --name superpoint-rt --no-int8 \
+    --licence "MIT (superpoint_rt), with the training data's terms (docs/MODEL_CARD.md)" \
+    --out superpoint_rt/data/weights/superpoint_rt_v5.npz
+superpoint-rt quantize --weights superpoint_rt/data/weights/superpoint_rt_v5.npz --calib "$PHOTOS/*/train/*.jpg" \
+    --keep-float convPa convPb --output superpoint_rt/data/weights/superpoint_rt_v5_int8.xml
+
+# 15. v6: recipe I (recipe G with the ranking descriptor loss, descriptor_loss: softmax) from v5's state to 32250
+mkdir -p train_runs/superpoint_v2i/checkpoints
+cp train_runs/superpoint_v2g/checkpoints/last.pt train_runs/superpoint_v2i/checkpoints/
+$TORCHRUN --config configs/superpoint_v2i_softmax.yaml --run-dir train_runs/superpoint_v2i --resume --max-steps 32250
+
+# 16. Package v6 (the default) and its INT8 IR, detector head in float as v5's
+python scripts/release_weights.py --run-dir train_runs/superpoint_v2i --name superpoint-rt --no-int8 \
     --licence "MIT (superpoint_rt), with the training data's terms (docs/MODEL_CARD.md)" \
     --out superpoint_rt/data/weights/superpoint_rt.npz --onnx superpoint_rt/data/weights/superpoint_rt.onnx
 superpoint-rt quantize --weights superpoint_rt/data/weights/superpoint_rt.npz --calib "$PHOTOS/*/train/*.jpg" \
     --keep-float convPa convPb --output superpoint_rt/data/weights/superpoint_rt_int8.xml
-superpoint-rt eval bundled --method superpoint --precision fp32 --json bench/results/eval_bundled_v5_step30766_fp32.json
+superpoint-rt eval bundled --method superpoint --precision fp32 --json bench/results/eval_bundled_v6_step32250_fp32.json
 superpoint-rt demo --output demo.mp4

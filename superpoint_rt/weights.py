@@ -37,10 +37,12 @@ DEFAULT_WEIGHTS = PACKAGE_WEIGHTS_DIR / "superpoint_rt.npz"
 PACKAGED_WEIGHTS: dict[str, Path] = {
     "superpoint-rt": DEFAULT_WEIGHTS,
     # versioned names keep meaning the same weights after a new default ships (docs/MODEL_CARD.md):
-    # v5 (step 30766, the default since the second release of 2026-12-03), v4 (step 23373, the default from the first
-    # release of 2026-12-03), v3 (step 18761), v2 (step 12843) and v1 (step 4648, the first default); each one's INT8 IR
-    # ships beside it (v5's, v4's and v3's keep their detector head in float)
-    "superpoint-rt-v5": DEFAULT_WEIGHTS,
+    # v6 (step 32250, recipe I's ranking descriptor loss; the default since the 12th session of 2026-12-03), v5 (step
+    # 30766, the default from the second release of 2026-12-03), v4 (step 23373), v3 (step 18761), v2 (step 12843) and
+    # v1 (step 4648, the first default); each one's INT8 IR ships beside it (v3's to v6's keep their detector head in
+    # float)
+    "superpoint-rt-v6": DEFAULT_WEIGHTS,
+    "superpoint-rt-v5": PACKAGE_WEIGHTS_DIR / "superpoint_rt_v5.npz",
     "superpoint-rt-v4": PACKAGE_WEIGHTS_DIR / "superpoint_rt_v4.npz",
     "superpoint-rt-v3": PACKAGE_WEIGHTS_DIR / "superpoint_rt_v3.npz",
     "superpoint-rt-v2": PACKAGE_WEIGHTS_DIR / "superpoint_rt_v2.npz",
