@@ -59,9 +59,7 @@ def paired_bootstrap(diff: np.ndarray, n_boot: int = 10000, seed: int = 0) -> tu
     return float(lo), float(hi)
 
 
-def sequence_bootstrap(
-    diff: np.ndarray, groups: np.ndarray, n_boot: int = 10000, seed: int = 0
-) -> tuple[float, float]:
+def sequence_bootstrap(diff: np.ndarray, groups: np.ndarray, n_boot: int = 10000, seed: int = 0) -> tuple[float, float]:
     """95% percentile interval of the per-pair mean of ``diff`` when whole groups are resampled.
 
     ``diff`` (N,) holds each pair's B - A and ``groups`` (N,) its sequence; each resample draws as many sequences as
@@ -143,7 +141,7 @@ def compare(
         cb = np.array([b[k]["corner_error"] is not None and b[k]["corner_error"] <= e for k in keys], dtype=bool)
         a_only, b_only = int((ca & ~cb).sum()), int((cb & ~ca).sum())
         p = mcnemar_exact(a_only, b_only)
-        h = {
+        h: dict[str, Any] = {
             "a": round(float(ca.mean()), 4), "b": round(float(cb.mean()), 4), "a_only": a_only, "b_only": b_only,
             "p_mcnemar": round(p, 4), "beyond_noise": p < 0.05,
         }  # fmt: skip
@@ -211,7 +209,8 @@ def main(argv: list[str] | None = None) -> int:
             flag = "beyond noise" if h["beyond_noise"] else "noise"
             ci = f", 95% CI [{h['ci95'][0]:+.3f}, {h['ci95'][1]:+.3f}]" if "ci95" in h else ""
             print(f"[{kind}, {r['pairs']} pairs] hom. eps={eps}: A {h['a']:.3f} B {h['b']:.3f} "
-                  f"(A only {h['a_only']}, B only {h['b_only']}, McNemar p={h['p_mcnemar']:.3f}{ci}: {flag})")  # fmt: skip
+                  f"(A only {h['a_only']}, B only {h['b_only']}, "
+                  f"McNemar p={h['p_mcnemar']:.3f}{ci}: {flag})")  # fmt: skip
         for m, c in r["continuous"].items():
             flag = "beyond noise" if c["beyond_noise"] else "noise"
             print(f"[{kind}] {m}: A {c['a']:.3f} B {c['b']:.3f} diff {c['diff']:+.4f} "
