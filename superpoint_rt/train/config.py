@@ -13,6 +13,8 @@ from superpoint_rt.train.augment import PhotometricConfig
 
 STAGES = ("magicpoint", "superpoint")
 DESCRIPTOR_LOSSES = ("hinge", "softmax")
+#: detector targets of the SuperPoint stage (DataConfig.detector_targets)
+DETECTOR_TARGETS = ("hard", "soft")
 
 
 @dataclass
@@ -31,6 +33,10 @@ class DataConfig:
         image_dir: real images (SuperPoint stage): a folder, or a list of folders.
         label_dir: pseudo ground truth written by ``train adapt`` (SuperPoint stage): a folder, or a list that
             pairs up with ``image_dir`` (labels of ``label_dir[i]`` name images under ``image_dir[i]``).
+        detector_targets: SuperPoint stage detector targets: ``"hard"`` (each point rounded to its pixel, one class
+            per cell: the paper's) or ``"soft"`` (each point spread bilinearly over its four pixels,
+            :func:`superpoint_rt.train.losses.points_to_soft_labels`: the warped image's labels keep their
+            sub-pixel position instead of a rounding error of up to 0.5 px).
     """
 
     height: int = 120
@@ -44,6 +50,11 @@ class DataConfig:
     num_workers: int = 1
     image_dir: str | tuple[str, ...] | None = None
     label_dir: str | tuple[str, ...] | None = None
+    detector_targets: str = "hard"
+
+    def __post_init__(self) -> None:
+        if self.detector_targets not in DETECTOR_TARGETS:
+            raise ValueError(f"detector_targets must be one of {DETECTOR_TARGETS}, got {self.detector_targets!r}")
 
 
 @dataclass

@@ -40,6 +40,50 @@ def points_to_labels(points: np.ndarray, height: int, width: int, rng: np.random
     return labels.reshape(hc, wc)
 
 
+def points_to_soft_labels(points: np.ndarray, height: int, width: int, rng: np.random.Generator) -> np.ndarray:
+    """Keypoints -> sub-pixel detector targets (65, Hc, Wc) float32: a probability over the 65 classes per cell.
+
+    The points kept are those :func:`points_to_labels` keeps (same rounding, same random tie-breaking for the same
+    ``rng`` state). Each kept point at (x, y) spreads one unit of mass bilinearly over its four neighbouring
+    pixels ``(floor(x) + {0, 1}, floor(y) + {0, 1})`` (pixels outside the image drop out and the rest is scaled
+    back to 1), so a target reads where between pixel centres the point lies, not just its nearest pixel. A pixel's
+    mass goes to its own cell's class; a cell's dustbin gets what is left of 1, and a cell that received more than
+    1 (mass spilling in from a neighbouring cell's point) is scaled to sum to 1 with an empty dustbin. Points at
+    integer pixels give exactly the one-hot targets of :func:`points_to_labels`.
+    """
+    if height % CELL or width % CELL:
+        raise ValueError(f"image size must be a multiple of {CELL}, got {height}x{width}")
+    hc, wc = height // CELL, width // CELL
+    pts = np.asarray(points, dtype=np.float64).reshape(-1, 2)
+    r = np.round(pts).astype(np.int64)
+    inside = (r[:, 0] >= 0) & (r[:, 0] < width) & (r[:, 1] >= 0) & (r[:, 1] < height)
+    pts, r = pts[inside], r[inside]
+    mass = np.zeros((height, width), np.float64)
+    if len(pts):
+        perm = rng.permutation(len(pts))
+        pts, r = pts[perm], r[perm]
+        cell = (r[:, 1] // CELL) * wc + r[:, 0] // CELL
+        _, first = np.unique(cell, return_index=True)
+        p = pts[first]
+        x0, y0 = np.floor(p[:, 0]).astype(np.int64), np.floor(p[:, 1]).astype(np.int64)
+        fx, fy = p[:, 0] - x0, p[:, 1] - y0
+        xs = np.stack([x0, x0 + 1, x0, x0 + 1], axis=1)
+        ys = np.stack([y0, y0, y0 + 1, y0 + 1], axis=1)
+        wts = np.stack([(1 - fx) * (1 - fy), fx * (1 - fy), (1 - fx) * fy, fx * fy], axis=1)
+        ok = (xs >= 0) & (xs < width) & (ys >= 0) & (ys < height)
+        wts = np.where(ok, wts, 0.0)
+        wts /= wts.sum(axis=1, keepdims=True)  # the rounded pixel is inside, so every row keeps mass > 0
+        np.add.at(mass, (ys[ok], xs[ok]), wts[ok])
+    cells = mass.reshape(hc, CELL, wc, CELL).transpose(1, 3, 0, 2).reshape(DUSTBIN, hc, wc)
+    total = cells.sum(axis=0)
+    over = total > 1.0
+    cells[:, over] /= total[over]
+    out = np.empty((DUSTBIN + 1, hc, wc), np.float32)
+    out[:DUSTBIN] = cells
+    out[DUSTBIN] = np.clip(1.0 - cells.sum(axis=0), 0.0, 1.0)
+    return out
+
+
 def cell_valid_mask(valid: np.ndarray) -> np.ndarray:
     """(H, W) bool pixel mask -> (Hc, Wc) bool: a cell counts only when all its 64 pixels are valid."""
     v = np.asarray(valid, dtype=bool)
@@ -54,16 +98,19 @@ def detector_loss(logits: torch.Tensor, labels: torch.Tensor, cell_valid: torch.
 
     Args:
         logits: (B, 65, Hc, Wc) (computed in FP32 whatever their dtype).
-        labels: (B, Hc, Wc) int64 classes in [0, 64].
+        labels: (B, Hc, Wc) int64 classes in [0, 64] (:func:`points_to_labels`), or (B, 65, Hc, Wc) float class
+            probabilities (:func:`points_to_soft_labels`): then ``ce = -sum_c t_c log softmax(logits)_c``.
         cell_valid: (B, Hc, Wc) bool or None (all valid).
 
     Returns: scalar ``sum(valid * ce) / max(1, sum(valid))``.
     """
     if logits.ndim != 4 or logits.shape[1] != DUSTBIN + 1:
         raise ValueError(f"logits must be (B,65,Hc,Wc), got {tuple(logits.shape)}")
-    if labels.shape != (logits.shape[0], *logits.shape[2:]):
+    soft = labels.is_floating_point()
+    expected = tuple(logits.shape) if soft else (logits.shape[0], *logits.shape[2:])
+    if tuple(labels.shape) != expected:
         raise ValueError(f"labels {tuple(labels.shape)} do not match logits {tuple(logits.shape)}")
-    ce = F.cross_entropy(logits.float(), labels, reduction="none")
+    ce = F.cross_entropy(logits.float(), labels.float() if soft else labels, reduction="none")
     if cell_valid is None:
         return ce.mean()
     v = cell_valid.to(ce.dtype)

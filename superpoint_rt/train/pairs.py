@@ -25,7 +25,7 @@ from superpoint_rt.train.config import DataConfig
 from superpoint_rt.train.data import StepBatches, collate, keypoint_map
 from superpoint_rt.train.images import load_image
 from superpoint_rt.train.labels import load_labels
-from superpoint_rt.train.losses import cell_valid_mask, points_to_labels
+from superpoint_rt.train.losses import cell_valid_mask, points_to_labels, points_to_soft_labels
 
 
 def label_sources(data: DataConfig) -> list[tuple[Path, Path]]:
@@ -100,13 +100,14 @@ def make_pair(image: np.ndarray, points: np.ndarray, rng: np.random.Generator, d
         wp = wp[valid[r[:, 1], r[:, 0]]]
     src = photometric_augment(image, rng, d.photometric)
     dst = photometric_augment(warped, rng, d.photometric)
+    to_labels = points_to_soft_labels if d.detector_targets == "soft" else points_to_labels
     return {
         "image": (src / 255.0).astype(np.float32)[None],
-        "labels": points_to_labels(points, h, w, rng),
+        "labels": to_labels(points, h, w, rng),
         "cell_valid": np.ones((h // 8, w // 8), bool),
         "keypoint_map": keypoint_map(points, h, w),
         "warped_image": (dst / 255.0).astype(np.float32)[None],
-        "warped_labels": points_to_labels(wp, h, w, rng),
+        "warped_labels": to_labels(wp, h, w, rng),
         "warped_cell_valid": cell_valid_mask(valid),
         "warped_keypoint_map": keypoint_map(wp, h, w),
         "homography": hm.astype(np.float64),

@@ -15,6 +15,7 @@ from superpoint_rt.train.losses import (  # noqa: E402
     descriptor_softmax_loss,
     detector_loss,
     points_to_labels,
+    points_to_soft_labels,
     positive_pairs,
 )
 
@@ -38,6 +39,63 @@ def test_one_point_per_cell_random_tie_break() -> None:
     np.testing.assert_array_equal(empty, [[64, 64]])
     with pytest.raises(ValueError):
         points_to_labels(pts, 10, 8, np.random.default_rng(0))
+
+
+def test_soft_labels_hand_worked() -> None:
+    # 16x24 image -> 2x3 cells. (3.25, 2.5): pixels (3,2) (4,2) (3,3) (4,3) with 0.375 0.125 0.375 0.125, all in cell
+    # (0,0): classes 19 20 27 28. (7.5, 12.0): rounds to (8, 12) in cell (1,1); half to (7,12) = cell (1,0) class
+    # 8*4+7 = 39, half to (8,12) = cell (1,1) class 32; those cells' dustbins get the other half.
+    # (23.0, 15.0) is on a pixel: one-hot class 63 of cell (1,2). Cell (0,1) and (0,2) are empty.
+    pts = np.array([[3.25, 2.5], [7.5, 12.0], [23.0, 15.0]])
+    got = points_to_soft_labels(pts, 16, 24, np.random.default_rng(0))
+    want = np.zeros((65, 2, 3))
+    want[[19, 20, 27, 28], 0, 0] = [0.375, 0.125, 0.375, 0.125]
+    want[39, 1, 0] = want[64, 1, 0] = 0.5
+    want[32, 1, 1] = want[64, 1, 1] = 0.5
+    want[63, 1, 2] = 1.0
+    want[64, 0, 1] = want[64, 0, 2] = 1.0
+    np.testing.assert_allclose(got, want, atol=1e-7)
+    assert got.dtype == np.float32
+
+
+def test_soft_labels_spill_into_a_taken_cell_is_normalised() -> None:
+    # cell (0,0) holds (3, 3): class 27 with mass 1. (7.6, 4) rounds to (8, 4) in cell (0,1): 0.6 to (8,4) [cell
+    # (0,1), class 32] and 0.4 spills onto (7,4) [cell (0,0), class 39].
+    pts = np.array([[3.0, 3.0], [7.6, 4.0]])
+    got = points_to_soft_labels(pts, 8, 16, np.random.default_rng(0)).astype(np.float64)
+    # cell (0,0) received 1 + 0.4: scaled to sum 1, empty dustbin
+    np.testing.assert_allclose(got[27, 0, 0], 1 / 1.4, atol=1e-6)
+    np.testing.assert_allclose(got[8 * 4 + 7, 0, 0], 0.4 / 1.4, atol=1e-6)
+    assert got[64, 0, 0] == 0.0
+    np.testing.assert_allclose(got[32, 0, 1], 0.6, atol=1e-6)
+    np.testing.assert_allclose(got[64, 0, 1], 0.4, atol=1e-6)
+    np.testing.assert_allclose(got.sum(axis=0), 1.0, atol=1e-6)
+
+
+def test_soft_labels_at_pixels_equal_hard_labels_and_keep_the_same_points() -> None:
+    rng = np.random.default_rng(3)
+    pts = rng.integers(-2, 42, (60, 2)).astype(np.float64)  # integer points, some outside, many sharing cells
+    for seed in range(5):
+        hard = points_to_labels(pts, 32, 40, np.random.default_rng(seed))
+        soft = points_to_soft_labels(pts, 32, 40, np.random.default_rng(seed))
+        np.testing.assert_array_equal(soft.argmax(axis=0), hard)
+        np.testing.assert_array_equal(soft.max(axis=0), 1.0)
+    # sub-pixel points: the same cells are non-empty as the hard labels' (plus spill), masses sum to 1 per cell
+    sub = pts + rng.uniform(-0.49, 0.49, pts.shape)
+    soft = points_to_soft_labels(sub, 32, 40, np.random.default_rng(0))
+    hard = points_to_labels(sub, 32, 40, np.random.default_rng(0))
+    np.testing.assert_allclose(soft.sum(axis=0), 1.0, atol=1e-6)
+    assert np.all(soft[64][hard < 64] < 1.0)
+    empty = points_to_soft_labels(np.zeros((0, 2)), 8, 16, np.random.default_rng(0))
+    np.testing.assert_array_equal(empty[64], 1.0)
+    with pytest.raises(ValueError):
+        points_to_soft_labels(pts, 10, 8, np.random.default_rng(0))
+
+
+def test_soft_labels_edge_pixels_keep_their_mass() -> None:
+    # (15.4, 7.3) in an 8x16 image: pixels x=16 and y=8 are outside; all mass stays on (15, 7) = cell (0,1) class 63
+    got = points_to_soft_labels(np.array([[15.4, 7.3]]), 8, 16, np.random.default_rng(0))
+    assert got[63, 0, 1] == pytest.approx(1.0)
 
 
 def test_cell_valid_mask_needs_all_pixels() -> None:
@@ -68,6 +126,30 @@ def test_detector_loss_matches_float64_oracle() -> None:
     )
     with pytest.raises(ValueError):
         detector_loss(logits[:, :64], labels)
+
+
+def test_detector_loss_soft_targets_match_float64_oracle() -> None:
+    g = torch.Generator().manual_seed(1)
+    logits = torch.randn(2, 65, 2, 3, generator=g)
+    t = torch.rand(2, 65, 2, 3, generator=g) ** 4
+    t = t / t.sum(dim=1, keepdim=True)
+    valid = torch.tensor([[[1, 0, 1], [1, 1, 1]], [[0, 0, 0], [1, 0, 1]]], dtype=torch.bool)
+    lg, tg = logits.double().numpy(), t.double().numpy()
+    ce = []
+    for b in range(2):
+        for i in range(2):
+            for j in range(3):
+                if valid[b, i, j]:
+                    z = lg[b, :, i, j]
+                    logp = z - (np.log(np.exp(z - z.max()).sum()) + z.max())
+                    ce.append(-(tg[b, :, i, j] * logp).sum())
+    np.testing.assert_allclose(float(detector_loss(logits, t, valid)), np.mean(ce), rtol=1e-5)
+    # one-hot targets give the hard loss
+    hard = torch.randint(0, 65, (2, 2, 3), generator=g)
+    onehot = torch.nn.functional.one_hot(hard, 65).permute(0, 3, 1, 2).float()
+    np.testing.assert_allclose(float(detector_loss(logits, onehot, valid)), float(detector_loss(logits, hard, valid)))
+    with pytest.raises(ValueError, match="do not match"):
+        detector_loss(logits, t[:, :, :1])
 
 
 def test_cell_centers() -> None:

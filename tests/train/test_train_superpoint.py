@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from pathlib import Path
 
@@ -37,6 +38,21 @@ def test_pair_labels_follow_the_homography() -> None:
     assert s["labels"].shape == (6, 8) and s["warped_cell_valid"].shape == (6, 8)
 
 
+def test_soft_pair_targets_sum_to_one_and_agree_with_hard_ones() -> None:
+    kw = dict(height=48, width=64, photometric=PhotometricConfig(enable=False), homography=HomographyConfig())
+    img = np.random.default_rng(0).uniform(0, 255, (48, 64)).astype(np.float32)
+    pts = np.array([[20.0, 20.0], [40.0, 30.0], [10.0, 40.0]])
+    hard = make_pair(img, pts, np.random.default_rng(4), DataConfig(**kw))
+    soft = make_pair(img, pts, np.random.default_rng(4), DataConfig(**kw, detector_targets="soft"))
+    assert soft["labels"].shape == (65, 6, 8) and soft["warped_labels"].dtype == np.float32
+    np.testing.assert_allclose(soft["warped_labels"].sum(axis=0), 1.0, atol=1e-6)
+    np.testing.assert_array_equal(soft["labels"].argmax(axis=0), hard["labels"])  # integer source points: one-hot
+    assert (soft["warped_labels"][64] < 1).sum() >= (hard["warped_labels"] < 64).sum()  # same cells (+ spill)
+    np.testing.assert_array_equal(soft["warped_image"], hard["warped_image"])  # same random stream otherwise
+    with pytest.raises(ValueError, match="detector_targets"):
+        DataConfig(detector_targets="fuzzy")
+
+
 def test_superpoint_stage_smoke(tmp_path: Path, labelled_images: Callable[..., DataConfig]) -> None:
     data = labelled_images(tmp_path, 3, seed=0)
     b = PairBatches(data, 2, seed=0).batch(0)
@@ -48,6 +64,9 @@ def test_superpoint_stage_smoke(tmp_path: Path, labelled_images: Callable[..., D
     losses: list[float] = []
     Trainer(cfg, tmp_path / "run", progress=False).run(on_step=lambda s, v: losses.append(v))
     assert len(losses) == 2 and all(np.isfinite(losses))
+    soft = dataclasses.replace(cfg, data=dataclasses.replace(data, detector_targets="soft"))
+    Trainer(soft, tmp_path / "soft", progress=False).run(on_step=lambda s, v: losses.append(v))
+    assert len(losses) == 4 and all(np.isfinite(losses))
     assert (tmp_path / "run" / "export" / "weights.pth").is_file()
     assert "desc" in (tmp_path / "run" / "train_log.csv").read_text().splitlines()[0]
 
