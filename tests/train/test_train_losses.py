@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pytest
 
@@ -104,21 +106,23 @@ def test_cell_valid_mask_needs_all_pixels() -> None:
     np.testing.assert_array_equal(cell_valid_mask(v), [[True, True], [False, True]])
 
 
+def _masked_ce_oracle(logits: torch.Tensor, valid: torch.Tensor, cell_ce: Callable[..., float]) -> float:
+    """float64 mean over valid cells of ``cell_ce(b, i, j, log_softmax of the cell's 65 logits)``."""
+    lg = logits.double().numpy()
+    ce = []
+    for b, i, j in zip(*np.nonzero(valid.numpy()), strict=True):
+        z = lg[b, :, i, j]
+        ce.append(cell_ce(b, i, j, z - (np.log(np.exp(z - z.max()).sum()) + z.max())))
+    return float(np.mean(ce))
+
+
 def test_detector_loss_matches_float64_oracle() -> None:
     g = torch.Generator().manual_seed(0)
     logits = torch.randn(2, 65, 2, 3, generator=g)
     labels = torch.randint(0, 65, (2, 2, 3), generator=g)
     valid = torch.tensor([[[1, 0, 1], [1, 1, 1]], [[0, 0, 0], [1, 0, 1]]], dtype=torch.bool)
-    lg = logits.double().numpy()
-    ce = []
-    for b in range(2):
-        for i in range(2):
-            for j in range(3):
-                if valid[b, i, j]:
-                    z = lg[b, :, i, j]
-                    lse = np.log(np.exp(z - z.max()).sum()) + z.max()
-                    ce.append(lse - z[labels[b, i, j]])
-    np.testing.assert_allclose(float(detector_loss(logits, labels, valid)), np.mean(ce), rtol=1e-5)
+    want = _masked_ce_oracle(logits, valid, lambda b, i, j, logp: -logp[labels[b, i, j]])
+    np.testing.assert_allclose(float(detector_loss(logits, labels, valid)), want, rtol=1e-5)
     np.testing.assert_allclose(
         float(detector_loss(logits, labels)),
         float(torch.nn.functional.cross_entropy(logits.double(), labels)),
@@ -134,16 +138,9 @@ def test_detector_loss_soft_targets_match_float64_oracle() -> None:
     t = torch.rand(2, 65, 2, 3, generator=g) ** 4
     t = t / t.sum(dim=1, keepdim=True)
     valid = torch.tensor([[[1, 0, 1], [1, 1, 1]], [[0, 0, 0], [1, 0, 1]]], dtype=torch.bool)
-    lg, tg = logits.double().numpy(), t.double().numpy()
-    ce = []
-    for b in range(2):
-        for i in range(2):
-            for j in range(3):
-                if valid[b, i, j]:
-                    z = lg[b, :, i, j]
-                    logp = z - (np.log(np.exp(z - z.max()).sum()) + z.max())
-                    ce.append(-(tg[b, :, i, j] * logp).sum())
-    np.testing.assert_allclose(float(detector_loss(logits, t, valid)), np.mean(ce), rtol=1e-5)
+    tg = t.double().numpy()
+    want = _masked_ce_oracle(logits, valid, lambda b, i, j, logp: -(tg[b, :, i, j] * logp).sum())
+    np.testing.assert_allclose(float(detector_loss(logits, t, valid)), want, rtol=1e-5)
     # one-hot targets give the hard loss
     hard = torch.randint(0, 65, (2, 2, 3), generator=g)
     onehot = torch.nn.functional.one_hot(hard, 65).permute(0, 3, 1, 2).float()
