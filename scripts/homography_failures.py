@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from superpoint_rt.apps.eval_cli import parse_size
 from superpoint_rt.eval.failures import CLASSES, HomographyAnatomy, homography_anatomy, summarize
 from superpoint_rt.eval.hpatches import list_sequences, load_sequence
 from superpoint_rt.eval.methods import get_method, superpoint_method
@@ -31,14 +32,6 @@ from superpoint_rt.eval.metrics import estimate_homography
 from superpoint_rt.sysinfo import cpu_description
 
 COLORS = {"correct": "#4c9a2a", "fit": "#f0a030", "precision": "#d04040", "too_few": "#707070"}
-
-
-def _size(text: str) -> tuple[int, int]:
-    h, _, w = text.lower().partition("x")
-    try:
-        return int(h), int(w)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"sizes are HEIGHTxWIDTH, e.g. 480x640, got {text!r}") from None
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -64,10 +57,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
     pairs: list[dict[str, Any]] = []
     items = []
+    method.max_keypoints = args.desc_keypoints
     with tqdm(total=5 * len(seqs), desc=f"failures {name}", unit="pair", disable=args.no_progress) as bar:
         for folder in seqs:
             seq = load_sequence(folder, args.desc_size)
-            method.max_keypoints = args.desc_keypoints
             kp1, _, d1 = method(seq.images[0])
             if d1 is None:
                 raise SystemExit(f"method {name} has no descriptors: nothing to match")
@@ -181,7 +174,7 @@ def main() -> int:
     ap.add_argument("--scales", type=float, nargs="+", metavar="S", help="SuperPoint pyramid, e.g. 1.41 1 0.71 0.5")
     ap.add_argument("--name", help="row label")
     ap.add_argument("--kinds", default="v", choices=("iv", "i", "v"))
-    ap.add_argument("--desc-size", type=_size, default=(480, 640), help="HEIGHTxWIDTH (480x640, as eval)")
+    ap.add_argument("--desc-size", type=parse_size, default=(480, 640), help="HEIGHTxWIDTH (480x640, as eval)")
     ap.add_argument("--desc-keypoints", type=int, default=1000)
     ap.add_argument("--ransac-threshold", type=float, default=3.0)
     ap.add_argument("--eps", type=float, default=3.0, help="a pair is correct at this mean corner error (px)")

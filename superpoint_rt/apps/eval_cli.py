@@ -22,7 +22,8 @@ from superpoint_rt.options import add_option_arguments, option_names, options_fr
 METHODS = ("superpoint", *OpenCVMethod.KINDS)
 
 
-def _size(text: str) -> tuple[int, int]:
+def parse_size(text: str) -> tuple[int, int]:
+    """argparse type for HEIGHTxWIDTH sizes (each side >= 16), e.g. ``480x640`` -> (480, 640)."""
     try:
         h, w = (int(v) for v in text.lower().split("x"))
     except ValueError:
@@ -74,7 +75,7 @@ def register(subparsers: Any) -> None:
     g.add_argument("--plots", type=Path, help="write PNG plots into this folder")
     g.add_argument("--kinds", default="iv", choices=("iv", "i", "v"), help="sequence kinds (default: both)")
     g.add_argument("--max-sequences", type=int, help="at most this many sequences per kind (quick runs)")
-    g.add_argument("--rep-size", type=_size, default=(240, 320), help="detector-metric size (240x320)")
+    g.add_argument("--rep-size", type=parse_size, default=(240, 320), help="detector-metric size (240x320)")
     g.add_argument("--rep-keypoints", type=int, default=300, help="points for repeatability (300)")
     g.add_argument(
         "--rep-nms",
@@ -83,7 +84,7 @@ def register(subparsers: Any) -> None:
         help="equal-footing repeatability: one greedy NMS (Chebyshev radius R px, by score) on every method's "
         "detector-metric points first, as SuperPoint's own NMS (R = 4) does; off by default (the paper's protocol)",
     )
-    g.add_argument("--desc-size", type=_size, default=(480, 640), help="descriptor/homography size (480x640)")
+    g.add_argument("--desc-size", type=parse_size, default=(480, 640), help="descriptor/homography size (480x640)")
     g.add_argument("--desc-keypoints", type=int, default=1000, help="points for descriptors/homography (1000)")
     g.add_argument(
         "--homography-trials",
@@ -103,7 +104,7 @@ def register(subparsers: Any) -> None:
     y.add_argument("--eps", type=float, default=3.0, help="correct-detection distance in pixels (3)")
     b = p.add_argument_group("make-benchmark")
     b.add_argument("--heldout", action="store_true", help="add the held-out photos (data/PHOTOS.md)")
-    b.add_argument("--size", type=_size, default=(480, 640), help="image size (480x640)")
+    b.add_argument("--size", type=parse_size, default=(480, 640), help="image size (480x640)")
     b.add_argument("--seed", type=int, default=0, help="random seed")
     b.add_argument("--ext", default=".jpg", choices=(".jpg", ".png", ".ppm"), help="image format (.jpg)")
     b.add_argument("--quality", type=int, default=92, help="JPEG quality (92)")

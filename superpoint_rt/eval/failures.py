@@ -26,7 +26,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from .metrics import corner_error, warp
+from .metrics import _as_homography, _as_points, corner_error, warp
 
 #: the classes of :func:`classify`, in the order reports list them
 CLASSES = ("correct", "fit", "precision", "too_few")
@@ -107,11 +107,8 @@ def homography_anatomy(
         raise ValueError(f"eps and oracle_px must be > 0, got {eps} and {oracle_px}")
     if min_oracle < 4:
         raise ValueError(f"min_oracle must be >= 4 (a homography needs 4 points), got {min_oracle}")
-    truth = np.asarray(truth, np.float64)
-    if truth.shape != (3, 3):
-        raise ValueError(f"the true homography must be 3x3, got {truth.shape}")
-    p1 = np.asarray(kp1, np.float64).reshape(-1, 2)
-    p2 = np.asarray(kp2, np.float64).reshape(-1, 2)
+    truth = _as_homography(truth)
+    p1, p2 = _as_points(kp1, "kp1"), _as_points(kp2, "kp2")
     m = np.asarray(matches, np.int64).reshape(-1, 2)
     inl = np.asarray(inliers, bool).reshape(-1)
     if len(inl) != len(m):

@@ -17,6 +17,31 @@ from superpoint_rt.network_spec import CELL
 DUSTBIN = CELL * CELL  # the last detector class: no point in the cell
 
 
+def _cell_points(
+    points: np.ndarray, height: int, width: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray, int, int]:
+    """The points the detector targets keep: ``(kept (K, 2) float64 x,y, their rounded pixels (K, 2) int64, Hc, Wc)``.
+
+    Points are rounded to integer pixels; those outside the image are dropped. When a cell holds several points, one
+    of them is kept uniformly at random (the paper's random tie-breaking; ``rng`` draws one permutation when any point
+    is inside). Kept points come in increasing cell order.
+    """
+    if height % CELL or width % CELL:
+        raise ValueError(f"image size must be a multiple of {CELL}, got {height}x{width}")
+    hc, wc = height // CELL, width // CELL
+    p = np.asarray(points, dtype=np.float64).reshape(-1, 2)
+    r = np.round(p).astype(np.int64)
+    inside = (r[:, 0] >= 0) & (r[:, 0] < width) & (r[:, 1] >= 0) & (r[:, 1] < height)
+    p, r = p[inside], r[inside]
+    if len(p) == 0:
+        return p, r, hc, wc
+    perm = rng.permutation(len(p))
+    p, r = p[perm], r[perm]
+    cell = (r[:, 1] // CELL) * wc + r[:, 0] // CELL
+    _, first = np.unique(cell, return_index=True)  # first occurrence in the random order
+    return p[first], r[first], hc, wc
+
+
 def points_to_labels(points: np.ndarray, height: int, width: int, rng: np.random.Generator) -> np.ndarray:
     """Keypoints -> 65-class detector labels (Hc, Wc) int64.
 
@@ -24,19 +49,9 @@ def points_to_labels(points: np.ndarray, height: int, width: int, rng: np.random
     several points, one of them is kept uniformly at random (the paper's random tie-breaking);
     cells without a point get the dustbin class 64.
     """
-    if height % CELL or width % CELL:
-        raise ValueError(f"image size must be a multiple of {CELL}, got {height}x{width}")
-    hc, wc = height // CELL, width // CELL
+    _, r, hc, wc = _cell_points(points, height, width, rng)
     labels = np.full(hc * wc, DUSTBIN, np.int64)
-    p = np.round(np.asarray(points, dtype=np.float64).reshape(-1, 2)).astype(np.int64)
-    p = p[(p[:, 0] >= 0) & (p[:, 0] < width) & (p[:, 1] >= 0) & (p[:, 1] < height)]
-    if len(p) == 0:
-        return labels.reshape(hc, wc)
-    p = p[rng.permutation(len(p))]
-    cell = (p[:, 1] // CELL) * wc + p[:, 0] // CELL
-    cls = CELL * (p[:, 1] % CELL) + p[:, 0] % CELL
-    uniq, first = np.unique(cell, return_index=True)  # first occurrence in the random order
-    labels[uniq] = cls[first]
+    labels[(r[:, 1] // CELL) * wc + r[:, 0] // CELL] = CELL * (r[:, 1] % CELL) + r[:, 0] % CELL
     return labels.reshape(hc, wc)
 
 
@@ -51,20 +66,9 @@ def points_to_soft_labels(points: np.ndarray, height: int, width: int, rng: np.r
     1 (mass spilling in from a neighbouring cell's point) is scaled to sum to 1 with an empty dustbin. Points at
     integer pixels give exactly the one-hot targets of :func:`points_to_labels`.
     """
-    if height % CELL or width % CELL:
-        raise ValueError(f"image size must be a multiple of {CELL}, got {height}x{width}")
-    hc, wc = height // CELL, width // CELL
-    pts = np.asarray(points, dtype=np.float64).reshape(-1, 2)
-    r = np.round(pts).astype(np.int64)
-    inside = (r[:, 0] >= 0) & (r[:, 0] < width) & (r[:, 1] >= 0) & (r[:, 1] < height)
-    pts, r = pts[inside], r[inside]
+    p, _, hc, wc = _cell_points(points, height, width, rng)
     mass = np.zeros((height, width), np.float64)
-    if len(pts):
-        perm = rng.permutation(len(pts))
-        pts, r = pts[perm], r[perm]
-        cell = (r[:, 1] // CELL) * wc + r[:, 0] // CELL
-        _, first = np.unique(cell, return_index=True)
-        p = pts[first]
+    if len(p):
         x0, y0 = np.floor(p[:, 0]).astype(np.int64), np.floor(p[:, 1]).astype(np.int64)
         fx, fy = p[:, 0] - x0, p[:, 1] - y0
         xs = np.stack([x0, x0 + 1, x0, x0 + 1], axis=1)

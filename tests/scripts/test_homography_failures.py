@@ -58,4 +58,4 @@ def test_needs_data_or_include(monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(SystemExit):
         mod.main()
     with pytest.raises(Exception, match="HEIGHTxWIDTH"):
-        mod._size("480by640")
+        mod.parse_size("480by640")
