@@ -81,8 +81,9 @@ def register(subparsers: Any) -> None:
         "--rep-nms",
         type=_nonneg_float,
         metavar="R",
-        help="equal-footing repeatability: one greedy NMS (Chebyshev radius R px, by score) on every method's "
-        "detector-metric points first, as SuperPoint's own NMS (R = 4) does; off by default (the paper's protocol)",
+        help="one greedy NMS (Chebyshev radius R px, by score) on every method's detector-metric points first, as "
+        "SuperPoint's own NMS (R = 4) does: the paper's footing (its detector table reports every detector at NMS 4 "
+        "and 8); off by default (points as each method returns them: ORB/SIFT stack copies of one corner)",
     )
     g.add_argument("--desc-size", type=parse_size, default=(480, 640), help="descriptor/homography size (480x640)")
     g.add_argument("--desc-keypoints", type=int, default=1000, help="points for descriptors/homography (1000)")

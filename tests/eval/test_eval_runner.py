@@ -281,3 +281,14 @@ def test_cli_rep_nms(bench: Path, tmp_path: Path) -> None:
     assert "after one NMS of radius 4 px" in saved["markdown"]
     with pytest.raises(SystemExit):
         cli_main([str(bench), "--method", "orb", "--rep-nms", "-1"])
+
+
+def test_table_says_how_stacking_baselines_were_counted(bench: Path) -> None:
+    """Without --rep-nms a table with ORB/SIFT says their stacked points each counted; Harris alone needs no note."""
+    cfg = EvalConfig(**{**SMALL.__dict__, "kinds": "v", "max_sequences": 1})
+    orb = evaluate(bench, OpenCVMethod("orb"), cfg, progress=False)
+    harris = evaluate(bench, OpenCVMethod("harris"), cfg, progress=False)
+    assert "--rep-nms 4" in markdown_table([orb]) and "every copy counts" in markdown_table([orb])
+    assert "every copy counts" not in markdown_table([harris])
+    dedup = evaluate(bench, OpenCVMethod("orb"), EvalConfig(**{**cfg.__dict__, "rep_nms": 4.0}), progress=False)
+    assert "every copy counts" not in markdown_table([dedup])
