@@ -19,7 +19,7 @@ import numpy as np
 
 from . import ops
 from .backends import Engine, create_engine
-from .multiscale import merge_levels, resize_level
+from .multiscale import level_weights, merge_levels, resize_level
 from .options import SuperPointOptions
 from .preprocess import pad_to_multiple, split_images, to_gray_float
 from .subpixel import refine_subpixel
@@ -69,9 +69,12 @@ class CpuPipeline:
             levels = [resize_level(g, s) for g in grays for s in scales]
             flat = self._detect(levels, (time.perf_counter() - t0) / len(levels))
             n = len(scales)
+            weights = level_weights(scales, self.options.scale_weight)
             out = []
             for i, g in enumerate(grays):
-                merged, level_index = merge_levels(flat[i * n : (i + 1) * n], g.shape, self.options.max_keypoints)
+                merged, level_index = merge_levels(
+                    flat[i * n : (i + 1) * n], g.shape, self.options.max_keypoints, weights
+                )
                 merged.scales = np.asarray(scales, np.float32)[level_index]
                 out.append(merged)
         return out if is_batch else out[0]

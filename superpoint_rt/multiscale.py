@@ -9,8 +9,11 @@ levels that agree. It costs the sum of the levels' areas (1 + 0.5 + 0.25 = 1.75x
 Conventions: pixel centres at integer coordinates, x = column, y = row. A level of scale ``s`` is the image
 resized to ``(round(H * s), round(W * s))``; a point ``x'`` of that level is ``(x' + 0.5) * W / W' - 0.5`` in the
 input (pixel-area mapping: level pixel 0 of a half-size level covers input pixels 0 and 1, centre 0.5).
-Keypoints of all levels are merged, sorted by score and cut to the top-k; a corner found at two scales appears
-twice (no non-maximum suppression across levels), with the descriptor of each level.
+Keypoints of all levels are merged, ranked by score and cut to the top-k. With the ``scale_weight`` option a level-s
+point's score is first multiplied by ``s ** scale_weight`` over its largest value among the levels (so scores stay
+in [0, 1]): a level-s point's position error is ~1/s input px, and a positive weight keeps more of the finer
+levels' points in the top-k. A corner found at two scales appears twice (no non-maximum suppression across
+levels), with the descriptor of each level.
 """
 
 from __future__ import annotations
@@ -26,6 +29,8 @@ from .types import Features
 
 #: the largest pyramid scale accepted (upsampling beyond 2x only invents pixels)
 MAX_SCALE = 2.0
+#: the largest |scale_weight| accepted (at 8 a half-octave step already weighs 16x: any more is a hard level order)
+MAX_SCALE_WEIGHT = 8.0
 
 
 def check_scales(scales: Sequence[float]) -> tuple[float, ...]:
@@ -88,22 +93,42 @@ def level_to_input(keypoints: np.ndarray, level: tuple[int, int], size: tuple[in
     return out.astype(np.float32)
 
 
+def level_weights(scales: Sequence[float], scale_weight: float) -> list[float] | None:
+    """The score factor of each pyramid level for ``scale_weight`` g: ``s**g`` over its largest value among the
+    levels (so the heaviest level keeps its scores and all stay in [0, 1]); None when g is 0 (raw scores)."""
+    if scale_weight == 0:
+        return None
+    raw = [float(s) ** scale_weight for s in scales]
+    return [w / max(raw) for w in raw]
+
+
 def merge_levels(
-    levels: Sequence[Features], size: tuple[int, int], max_keypoints: int | None = None
+    levels: Sequence[Features],
+    size: tuple[int, int],
+    max_keypoints: int | None = None,
+    level_weights: Sequence[float] | None = None,
 ) -> tuple[Features, np.ndarray]:
     """Merge per-level Features (keypoints in their level's pixels) into one Features of the input ``size``.
 
     Returns ``(features, level_index)``: keypoints in input pixels sorted by descending score (stable: ties keep
-    level order), cut to ``max_keypoints``; ``level_index`` (N,) int32 says which entry of ``levels`` each came
-    from. Timings are summed over the levels.
+    level order), cut to ``max_keypoints``; with ``level_weights`` (positive numbers, one per level) a point of
+    ``levels[i]`` has its score multiplied by ``level_weights[i]`` first, so the order, the cut and the returned
+    scores agree (anything that later ranks by score sees the same ranking). ``level_index`` (N,) int32 says which
+    entry of ``levels`` each came from. Timings are summed over the levels.
     """
     if len(levels) == 0:
         raise ValueError("merge_levels needs at least one level")
+    if level_weights is not None:
+        lw = np.asarray(level_weights, np.float64).reshape(-1)
+        if len(lw) != len(levels) or not (np.isfinite(lw).all() and (lw > 0).all()):
+            raise ValueError(f"level_weights must be {len(levels)} positive finite numbers, got {level_weights!r}")
     kps = [level_to_input(f.keypoints, f.image_size, size) for f in levels]
     scores = np.concatenate([np.asarray(f.scores, np.float32).reshape(-1) for f in levels])
     dim = levels[0].descriptors.shape[1]
     desc = np.concatenate([np.asarray(f.descriptors, np.float32).reshape(-1, dim) for f in levels])
     idx = np.concatenate([np.full(len(f), i, np.int32) for i, f in enumerate(levels)])
+    if level_weights is not None:
+        scores = (scores * lw[idx]).astype(np.float32)
     order = np.argsort(-scores, kind="stable")
     if max_keypoints is not None:
         order = order[:max_keypoints]

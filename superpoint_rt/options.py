@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .multiscale import check_scales
+from .multiscale import MAX_SCALE_WEIGHT, check_scales
 from .ops._checks import CONVENTIONS, INTERPOLATIONS
 from .subpixel import SUBPIXEL_METHODS
 
@@ -109,6 +109,13 @@ class SuperPointOptions:
         DETECTION,
         metavar="S",
     )
+    scale_weight: float = _opt(
+        0.0,
+        "with several `scales`: a level-s point's score is multiplied by s**scale_weight (over its largest value "
+        "among the levels, so scores stay in [0, 1]) before the merged top-k; > 0 prefers the finer levels, which "
+        "localise better in input pixels; 0 = raw scores",
+        DETECTION,
+    )
 
     def __post_init__(self) -> None:
         def put(name: str, value: Any) -> None:
@@ -141,6 +148,13 @@ class SuperPointOptions:
         if self.subpixel_method not in SUBPIXEL_METHODS:
             raise ValueError(f"subpixel_method must be one of {SUBPIXEL_METHODS}, got {self.subpixel_method!r}")
         put("scales", tuple(float(s) for s in check_scales(self.scales)))
+        sw = float(self.scale_weight) if isinstance(self.scale_weight, (int, float)) else math.nan
+        if isinstance(self.scale_weight, bool) or not (math.isfinite(sw) and abs(sw) <= MAX_SCALE_WEIGHT):
+            raise ValueError(
+                f"scale_weight must be a number in [-{MAX_SCALE_WEIGHT:g}, {MAX_SCALE_WEIGHT:g}], "
+                f"got {self.scale_weight!r}"
+            )
+        put("scale_weight", sw)
         on_gpu = self.backend == "tensorrt" or (self.device is not None and self.device.startswith("cuda"))
         if on_gpu and self.scales != (1.0,):
             raise ValueError("multi-scale detection (scales) runs on the CPU path only (not yet on the GPU)")

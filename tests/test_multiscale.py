@@ -82,8 +82,30 @@ def test_merge_levels_sorts_cuts_and_tracks_levels() -> None:
         merge_levels([], (40, 40))
 
 
-def _oracle(rand_weights, gray: np.ndarray, scales, k: int):
-    """NumPy reference post-processing on each level, mapped to the input by pixel areas, merged by score."""
+def test_merge_levels_weights_the_scores_it_ranks() -> None:
+    full = _features([[10, 10], [20, 20]], [0.5, 0.9], [0, 1], (40, 40), {})
+    half = _features([[1, 1], [5, 5]], [0.7, 0.95], [2, 3], (20, 20), {})
+    # weighted: full 0.5, 0.9; half 0.7 * 0.5 = 0.35, 0.95 * 0.5 = 0.475 -> full 0.9, full 0.5, half 0.475 (0.35 cut)
+    merged, idx = merge_levels([full, half], (40, 40), max_keypoints=3, level_weights=[1.0, 0.5])
+    np.testing.assert_array_equal(idx, [0, 0, 1])
+    np.testing.assert_allclose(merged.scores, [0.9, 0.5, 0.475])
+    np.testing.assert_allclose(merged.keypoints, [[20, 20], [10, 10], [10.5, 10.5]])
+    for bad in ([1.0], [1.0, 0.0], [1.0, float("nan")], [1.0, -2.0]):
+        with pytest.raises(ValueError, match="level_weights"):
+            merge_levels([full, half], (40, 40), level_weights=bad)
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), 8.5, -9, True, "1", None, [1.0]])
+def test_bad_scale_weight(bad) -> None:
+    from superpoint_rt.options import SuperPointOptions
+
+    with pytest.raises(ValueError, match="scale_weight"):
+        SuperPointOptions(scale_weight=bad)
+
+
+def _oracle(rand_weights, gray: np.ndarray, scales, k: int, scale_weight: float = 0.0):
+    """NumPy reference post-processing on each level, mapped to the input by pixel areas, merged by score (each
+    level's scores times scale ** scale_weight / its largest value over the levels first)."""
     from superpoint_rt.backends import create_engine
 
     engine = create_engine("onnxruntime", rand_weights)
@@ -103,6 +125,8 @@ def _oracle(rand_weights, gray: np.ndarray, scales, k: int):
         kps.append(np.stack([(kp[:, 0] + 0.5) * w / ws - 0.5, (kp[:, 1] + 0.5) * h / hs - 0.5], axis=1))
         scs.append(sc)
         lv.append(np.full(len(sc), s))
+    top = max(s**scale_weight for s in scales)
+    scs = [sc * s**scale_weight / top for sc, s in zip(scs, scales)]
     order = np.argsort(-np.concatenate(scs), kind="stable")[:k]
     return (
         np.concatenate(kps)[order],
@@ -112,7 +136,8 @@ def _oracle(rand_weights, gray: np.ndarray, scales, k: int):
     )
 
 
-def test_pipeline_matches_per_level_reference(rand_weights, astronaut) -> None:
+@pytest.mark.parametrize("scale_weight", [0.0, -0.65])  # < 0: the coarse levels first, the weighting shows
+def test_pipeline_matches_per_level_reference(rand_weights, astronaut, scale_weight) -> None:
     gray = cv2.cvtColor(astronaut, cv2.COLOR_BGR2GRAY)[:203, :301]
     scales = (1.0, 0.71, 0.5)
     with warnings.catch_warnings():
@@ -123,12 +148,14 @@ def test_pipeline_matches_per_level_reference(rand_weights, astronaut) -> None:
             conf_threshold=0.01,
             max_keypoints=300,
             scales=scales,
+            scale_weight=scale_weight,
             subpixel=False,
             interpolation="bilinear",
         )  # the oracle merges integer per-level points (sub-pixel refinement is tested in test_subpixel/test_api)
     f = sp(gray)
-    kp, sc, desc, lv = _oracle(rand_weights, gray, scales, 300)
-    assert len(f) == 300 and set(np.unique(lv)) == set(scales)  # every level contributes
+    kp, sc, desc, lv = _oracle(rand_weights, gray, scales, 300, scale_weight)
+    # every level contributes unweighted; ranked coarse-first the two coarse levels fill the top-k
+    assert len(f) == 300 and set(np.unique(lv)) == ({1.0, 0.71, 0.5} if scale_weight == 0 else {0.71, 0.5})
     np.testing.assert_allclose(f.keypoints, kp, atol=1e-4)
     np.testing.assert_allclose(f.scores, sc, atol=1e-6)
     np.testing.assert_allclose(f.descriptors, desc, atol=1e-5)
