@@ -7,9 +7,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from rectangles import rectangles_benchmark
 from script_loader import load_script
 
-from superpoint_rt.eval.generate import make_benchmark
 from superpoint_rt.eval.methods import superpoint_method
 from superpoint_rt.eval.runner import EvalConfig, evaluate
 
@@ -18,18 +18,7 @@ SCALES = (1.41, 1.0, 0.71, 0.5)
 
 @pytest.fixture(scope="module")
 def bench(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    import cv2
-
-    root = tmp_path_factory.mktemp("swsweep")
-    rng = np.random.default_rng(3)
-    img = np.full((300, 400), 90, np.uint8)
-    for _ in range(90):
-        x, y = int(rng.integers(0, 380)), int(rng.integers(0, 280))
-        w, h = int(rng.integers(8, 60)), int(rng.integers(8, 60))
-        cv2.rectangle(img, (x, y), (x + w, y + h), int(rng.integers(0, 256)), -1)
-    cv2.imwrite(str(root / "p.png"), cv2.GaussianBlur(img, (3, 3), 0.8))
-    make_benchmark([root / "p.png"], root / "bench", size=(192, 256), seed=4, ext=".png")
-    return root / "bench"
+    return rectangles_benchmark(tmp_path_factory.mktemp("swsweep"), 3, 4, count=90)
 
 
 def test_sweep_equals_the_evaluator_per_weight(bench: Path) -> None:
