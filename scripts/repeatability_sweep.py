@@ -29,7 +29,7 @@ import numpy as np
 from superpoint_rt.eval import metrics as M
 from superpoint_rt.eval.hpatches import list_sequences, load_sequence
 from superpoint_rt.eval.methods import Method, get_method
-from superpoint_rt.eval.runner import BUNDLED_BENCHMARK, EvalConfig, detector_points
+from superpoint_rt.eval.runner import EvalConfig, benchmark_dir, detector_points
 from superpoint_rt.sysinfo import cpu_description
 
 _CFG = EvalConfig()
@@ -132,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--json", type=Path, help="write the rows here")
     p.add_argument("--plot", type=Path, help="write a bar chart (PNG) here")
     args = p.parse_args(argv)
-    data = BUNDLED_BENCHMARK if args.data == "bundled" else Path(args.data)
+    data = benchmark_dir(args.data)
     if not data.is_dir():
         print(f"repeatability_sweep: no benchmark folder {data}", file=sys.stderr)
         return 2

@@ -28,7 +28,7 @@ import numpy as np
 
 from superpoint_rt.eval import metrics as M
 from superpoint_rt.eval.hpatches import list_sequences, load_sequence
-from superpoint_rt.eval.runner import BUNDLED_BENCHMARK
+from superpoint_rt.eval.runner import benchmark_dir
 from superpoint_rt.multiscale import check_scales, level_weights, merge_levels
 from superpoint_rt.sysinfo import cpu_description
 
@@ -145,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--plot", type=Path, help="write a PNG here")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     args = p.parse_args(argv)
-    data = BUNDLED_BENCHMARK if args.data == "bundled" else Path(args.data)
+    data = benchmark_dir(args.data)
     if not data.is_dir():
         print(f"scale_weight_sweep: no benchmark folder {data}", file=sys.stderr)
         return 2

@@ -203,12 +203,12 @@ def run(args: argparse.Namespace) -> int:
         return _make_benchmark(args)
     if args.targets[0] == "synthetic":
         return _synthetic(args)
-    from superpoint_rt.eval.runner import BUNDLED_BENCHMARK, EvalConfig, evaluate, markdown_table, write_json
+    from superpoint_rt.eval.runner import EvalConfig, benchmark_dir, evaluate, markdown_table, write_json
 
     if len(args.targets) != 1:
         print(f"eval: expected one DATA_DIR, got {args.targets}", file=sys.stderr)
         return 2
-    data = BUNDLED_BENCHMARK if args.targets[0] == "bundled" else Path(args.targets[0])
+    data = benchmark_dir(args.targets[0])
     cfg = EvalConfig(
         rep_size=args.rep_size,
         rep_keypoints=args.rep_keypoints,

@@ -145,6 +145,11 @@ class EvalResult:
         )
 
 
+def benchmark_dir(name: str | Path) -> Path:
+    """The folder a ``DATA_DIR`` argument names: ``"bundled"`` is the benchmark shipped in the package."""
+    return BUNDLED_BENCHMARK if str(name) == "bundled" else Path(name)
+
+
 def _environment() -> dict[str, Any]:
     """Versions and the CPU a run was measured on (BF16/INT8 results depend on the CPU's native support; KVM
     guests often name only "AMD EPYC", so family/model and the deciding flags go with it)."""

@@ -293,3 +293,10 @@ def test_table_says_how_stacking_baselines_were_counted(bench: Path) -> None:
     assert "every copy counts" not in markdown_table([harris])
     dedup = evaluate(bench, OpenCVMethod("orb"), EvalConfig(**{**cfg.__dict__, "rep_nms": 4.0}), progress=False)
     assert "every copy counts" not in markdown_table([dedup])
+
+
+def test_benchmark_dir_names_the_bundled_set() -> None:
+    from superpoint_rt.eval.runner import BUNDLED_BENCHMARK, benchmark_dir
+
+    assert benchmark_dir("bundled") == BUNDLED_BENCHMARK and (BUNDLED_BENCHMARK / "i_astronaut").is_dir()
+    assert benchmark_dir("some/folder") == Path("some/folder") and benchmark_dir(Path("b")) == Path("b")
