@@ -68,7 +68,9 @@ sp::Convention parse_conv(const std::string& s) {
 sp::SubpixelMethod parse_subpixel_method(const std::string& s) {
   if (s == "parabola") return sp::SubpixelMethod::kParabola;
   if (s == "centroid") return sp::SubpixelMethod::kCentroid;
-  throw std::invalid_argument("subpixel_method must be 'parabola' or 'centroid', got '" + s + "'");
+  if (s == "centroid5") return sp::SubpixelMethod::kCentroid5;
+  throw std::invalid_argument("subpixel_method must be 'parabola', 'centroid' or 'centroid5', got '" + s +
+                              "'");
 }
 
 sp::NmsSchedule parse_schedule(const std::string& s) {

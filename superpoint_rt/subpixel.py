@@ -22,6 +22,10 @@ where neighbours outside the image weigh nothing, clipped to [-0.5, 0.5] (0 when
 point toward the heavier side of a skewed peak; it localises v3's points 0.025-0.03 px better than the parabola on
 the training-photo benchmark and on every held-out set (docs/EVALUATION.md).
 
+``"centroid5"``: the same mean over the 5x5 window (``i, j in -2..2``), clipped to [-1, 1]. A 3x3 window cuts off
+the tails of a peak about a pixel wide and so pulls the estimate toward the integer pixel; the 5x5 window sees more
+of it (docs/EVALUATION.md, "A wider centroid").
+
 Both run in float64 and visit the window in a fixed order, so the CUDA post-processing (csrc/subpixel/) reproduces
 them bit for bit.
 """
@@ -31,7 +35,10 @@ from __future__ import annotations
 import numpy as np
 
 #: the refinements ``refine_subpixel`` (and the ``subpixel_method`` option, default ``"centroid"``) know
-SUBPIXEL_METHODS: tuple[str, ...] = ("parabola", "centroid")
+SUBPIXEL_METHODS: tuple[str, ...] = ("parabola", "centroid", "centroid5")
+
+#: half-width of the centroid's window and the largest offset it may return, per centroid method
+_CENTROID_WINDOWS: dict[str, tuple[int, float]] = {"centroid": (1, 0.5), "centroid5": (2, 1.0)}
 
 
 def refine_subpixel(heatmap: np.ndarray, keypoints: np.ndarray, method: str = "centroid") -> np.ndarray:
@@ -40,11 +47,11 @@ def refine_subpixel(heatmap: np.ndarray, keypoints: np.ndarray, method: str = "c
     Args:
         heatmap: (H, W) float32 detector probabilities.
         keypoints: (N, 2) float32 integer-valued (x, y) pixel positions inside the heatmap.
-        method: ``"centroid"`` (3x3 heat-weighted mean, the default) or ``"parabola"`` (vertex of the local
-            quadratic fits).
+        method: ``"centroid"`` (3x3 heat-weighted mean, the default), ``"centroid5"`` (5x5 mean) or ``"parabola"``
+            (vertex of the local quadratic fits).
 
     Returns:
-        (N, 2) float32 refined (x, y), each within 0.5 px of its input.
+        (N, 2) float32 refined (x, y), each within 0.5 px of its input per axis (``"centroid5"``: 1 px).
 
     Raises:
         ValueError: wrong shapes, keypoints outside the heatmap, or an unknown method.
@@ -65,8 +72,8 @@ def refine_subpixel(heatmap: np.ndarray, keypoints: np.ndarray, method: str = "c
     if x.min() < 0 or y.min() < 0 or x.max() >= w or y.max() >= h:
         raise ValueError(f"keypoints must lie inside the {h}x{w} heatmap")
     heat64 = heat.astype(np.float64, copy=False)
-    if method == "centroid":
-        return _centroid(heat64, x, y)
+    if method in _CENTROID_WINDOWS:
+        return _centroid(heat64, x, y, *_CENTROID_WINDOWS[method])
     c = heat64[y, x]
 
     def offset(lo: np.ndarray, hi: np.ndarray, ok: np.ndarray) -> np.ndarray:
@@ -85,14 +92,16 @@ def refine_subpixel(heatmap: np.ndarray, keypoints: np.ndarray, method: str = "c
     return np.stack([x + dx, y + dy], axis=1).astype(np.float32)
 
 
-def _centroid(heat64: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """3x3 heat-weighted mean around integer (x, y), rows then columns from -1 to 1 (the C++ order)."""
+def _centroid(heat64: np.ndarray, x: np.ndarray, y: np.ndarray, radius: int, limit: float) -> np.ndarray:
+    """(2 radius + 1)^2 heat-weighted mean around integer (x, y), rows then columns from -radius to radius (the C++
+    order), offsets clipped to [-limit, limit]."""
     h, w = heat64.shape
     total = np.zeros(len(x))
     sum_x = np.zeros(len(x))
     sum_y = np.zeros(len(x))
-    for i in (-1, 0, 1):
-        for j in (-1, 0, 1):
+    span = range(-radius, radius + 1)
+    for i in span:
+        for j in span:
             yy, xx = y + i, x + j
             inside = (yy >= 0) & (yy < h) & (xx >= 0) & (xx < w)
             v = np.where(inside, heat64[np.clip(yy, 0, h - 1), np.clip(xx, 0, w - 1)], 0.0)
@@ -101,6 +110,6 @@ def _centroid(heat64: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
             sum_y += v * i
     pos = total > 0.0
     safe = np.where(pos, total, 1.0)
-    dx = np.where(pos, np.clip(sum_x / safe, -0.5, 0.5), 0.0)
-    dy = np.where(pos, np.clip(sum_y / safe, -0.5, 0.5), 0.0)
+    dx = np.where(pos, np.clip(sum_x / safe, -limit, limit), 0.0)
+    dy = np.where(pos, np.clip(sum_y / safe, -limit, limit), 0.0)
     return np.stack([x + dx, y + dy], axis=1).astype(np.float32)

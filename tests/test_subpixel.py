@@ -59,6 +59,37 @@ def test_centroid_hand_worked() -> None:
     np.testing.assert_allclose(refine_subpixel(lopsided, np.array([[1, 1]], np.float32), "centroid"), [[1.5, 1.0]])
 
 
+def test_centroid5_hand_worked() -> None:
+    """5x5 heat-weighted means worked by hand: a tail two pixels out counts (the 3x3 window misses it), the image edge
+    (outside weighs 0), and the [-1, 1] clip."""
+    heat = np.zeros((9, 9), np.float32)
+    heat[4, 4], heat[4, 6], heat[2, 5], heat[5, 3] = 0.5, 0.25, 0.125, 0.125  # window of (4, 4): total 1.0
+    out = refine_subpixel(heat, np.array([[4, 4]], np.float32), "centroid5")
+    # x: (0.25 * 2 + 0.125 * 1 + 0.125 * -1) / 1.0 = 0.5; y: (0.125 * -2 + 0.125 * 1) / 1.0 = -0.125
+    np.testing.assert_allclose(out, [[4.5, 3.875]], atol=1e-7)
+    # the 3x3 window of the same point sees 0.5 and 0.125 only: x (0.125 * -1) / 0.625 = -0.2, y 0.125 / 0.625
+    np.testing.assert_allclose(refine_subpixel(heat, np.array([[4, 4]], np.float32), "centroid"), [[3.8, 4.2]])
+    edge = np.zeros((5, 6), np.float32)
+    edge[0, 0], edge[0, 2], edge[2, 1] = 0.5, 0.25, 0.25  # corner (0, 0): 9 of its 25 cells are inside
+    # x: (0.25 * 2 + 0.25 * 1) / 1.0 = 0.75; y: (0.25 * 2) / 1.0 = 0.5
+    np.testing.assert_allclose(refine_subpixel(edge, np.array([[0, 0]], np.float32), "centroid5"), [[0.75, 0.5]])
+    lopsided = np.zeros((5, 5), np.float32)
+    lopsided[2, 2], lopsided[2, 4], lopsided[0, 4], lopsided[4, 4] = 0.01, 1.0, 1.0, 1.0  # mean dx = 6 / 3.01 > 1
+    np.testing.assert_allclose(refine_subpixel(lopsided, np.array([[2, 2]], np.float32), "centroid5"), [[3.0, 2.0]])
+
+
+def test_centroid5_sees_more_of_a_wide_peak() -> None:
+    """On a Gaussian peak about a pixel wide (sigma 1) off the grid, the 3x3 mean stops short of the true peak (the
+    window cuts off its tails); the 5x5 mean lands closer, on the same side."""
+    yy, xx = np.mgrid[0:15, 0:15].astype(np.float64)
+    heat = np.exp(-((xx - 7.3) ** 2 + (yy - 6.8) ** 2) / 2.0).astype(np.float32)
+    kp = np.array([[7, 7]], np.float32)
+    three, five = refine_subpixel(heat, kp, "centroid")[0], refine_subpixel(heat, kp, "centroid5")[0]
+    truth = np.array([7.3, 6.8])
+    assert np.all(np.abs(five - truth) < np.abs(three - truth))
+    assert 7.0 < three[0] < five[0] <= 7.3 and 6.8 <= five[1] < three[1] < 7.0
+
+
 def test_centroid_symmetric_peak_stays_and_moves_toward_mass() -> None:
     heat = _paraboloid(16, 20, 10.0, 7.0).clip(0.0, None)
     np.testing.assert_allclose(refine_subpixel(heat, np.array([[10, 7]], np.float32), "centroid"), [[10.0, 7.0]])
@@ -111,3 +142,9 @@ def test_api_subpixel_method() -> None:
     assert len(a) == len(b) > 0
     assert np.all(np.abs(b.keypoints - a.keypoints) <= 0.5)
     np.testing.assert_array_equal(b.keypoints, refine_subpixel(heat, a.keypoints, "centroid"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        wide = SuperPoint("random", backend="onnxruntime", conf_threshold=0.0, max_keypoints=50,
+                          subpixel_method="centroid5")(img)  # fmt: skip
+    np.testing.assert_array_equal(wide.keypoints, refine_subpixel(heat, a.keypoints, "centroid5"))
+    assert np.all(np.abs(wide.keypoints - a.keypoints) <= 1.0)

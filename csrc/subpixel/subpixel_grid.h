@@ -1,5 +1,5 @@
 // Sub-pixel keypoint refinement, data-parallel: one thread per (image, keypoint slot) moves an
-// integer keypoint (x, y) off the pixel grid, by one of two methods (SubpixelMethod):
+// integer keypoint (x, y) off the pixel grid, by one of three methods (SubpixelMethod):
 //
 // kParabola: to the vertices of two parabolas through the heatmap, one through (x-1, x, x+1) on
 // row y and one through (y-1, y, y+1) on column x:
@@ -9,8 +9,9 @@
 // each 0 where the three values are not strictly concave or a neighbour lies outside the valid
 // (unpadded) region;
 // kCentroid: to the heat-weighted mean of the 3x3 window (neighbours outside the valid region
-// weigh 0; no move when the window sums to 0).
-// Offsets are clipped to [-0.5, 0.5]. Float64 arithmetic, the same operations in the same order as
+// weigh 0; no move when the window sums to 0);
+// kCentroid5: the same over the 5x5 window.
+// Offsets are clipped to [-0.5, 0.5] (kCentroid5: [-1, 1]). Float64 arithmetic, the same operations in the same order as
 // superpoint_rt/subpixel.py (refine_subpixel), which the tests hold it to.
 // Shared by the CUDA kernel (subpixel.cu) and the CPU twin (subpixel_grid_cpu.cpp).
 #pragma once
@@ -21,13 +22,16 @@
 
 namespace sp {
 
-// The names of superpoint_rt.subpixel.SUBPIXEL_METHODS ("parabola", "centroid").
-enum class SubpixelMethod : int32_t { kParabola = 0, kCentroid = 1 };
+// The names of superpoint_rt.subpixel.SUBPIXEL_METHODS ("parabola", "centroid", "centroid5").
+enum class SubpixelMethod : int32_t { kParabola = 0, kCentroid = 1, kCentroid5 = 2 };
+
+// d clipped to [-limit, limit].
+SP_HD inline double clip_to(double d, double limit) {
+  return d < -limit ? -limit : (d > limit ? limit : d);
+}
 
 // d clipped to [-0.5, 0.5]: the refined point stays in its pixel.
-SP_HD inline double clip_half(double d) {
-  return d < -0.5 ? -0.5 : (d > 0.5 ? 0.5 : d);
-}
+SP_HD inline double clip_half(double d) { return clip_to(d, 0.5); }
 
 // Offset of the vertex of the parabola through (-1, lo), (0, c), (1, hi); 0 unless `ok` and
 // concave.
@@ -37,13 +41,15 @@ SP_HD inline double subpixel_offset(double lo, double c, double hi, bool ok) {
   return clip_half(0.5 * (lo - hi) / den);
 }
 
-// Heat-weighted mean offset (dx, dy) of the 3x3 window around (x, y); rows i, then columns j, each
-// from -1 to 1 (the NumPy loop's order). `row` points at heat[y, 0] of a (., width) plane.
+// Heat-weighted mean offset (dx, dy) of the (2 radius + 1)^2 window around (x, y); rows i, then
+// columns j, each from -radius to radius (the NumPy loop's order); clipped to [-limit, limit].
+// `row` points at heat[y, 0] of a (., width) plane.
 SP_HD inline void centroid_offset(const float* row, int64_t x, int64_t y, int64_t width,
-                                  int64_t valid_h, int64_t valid_w, double* dx, double* dy) {
+                                  int64_t valid_h, int64_t valid_w, int radius, double limit,
+                                  double* dx, double* dy) {
   double total = 0.0, sum_x = 0.0, sum_y = 0.0;
-  for (int i = -1; i <= 1; ++i) {
-    for (int j = -1; j <= 1; ++j) {
+  for (int i = -radius; i <= radius; ++i) {
+    for (int j = -radius; j <= radius; ++j) {
       const int64_t yy = y + i, xx = x + j;
       const bool inside = yy >= 0 && yy < valid_h && xx >= 0 && xx < valid_w;
       const double v = inside ? static_cast<double>(row[i * width + xx]) : 0.0;
@@ -52,8 +58,8 @@ SP_HD inline void centroid_offset(const float* row, int64_t x, int64_t y, int64_
       sum_y += v * static_cast<double>(i);
     }
   }
-  *dx = total > 0.0 ? clip_half(sum_x / total) : 0.0;
-  *dy = total > 0.0 ? clip_half(sum_y / total) : 0.0;
+  *dx = total > 0.0 ? clip_to(sum_x / total, limit) : 0.0;
+  *dy = total > 0.0 ? clip_to(sum_y / total, limit) : 0.0;
 }
 
 // heat (B, H, W) float32 (valid region [0, valid_h) x [0, valid_w)); keypoints (B, K, 2) x, y,
@@ -66,9 +72,10 @@ SP_HD inline void refine_keypoint(const float* heat, float* keypoints, const int
   float* kp = keypoints + 2 * (b * k_out + n);
   const int64_t x = static_cast<int64_t>(kp[0] + 0.5f), y = static_cast<int64_t>(kp[1] + 0.5f);
   const float* row = heat + (b * height + y) * width;
-  if (method == SubpixelMethod::kCentroid) {
+  if (method == SubpixelMethod::kCentroid || method == SubpixelMethod::kCentroid5) {
+    const bool wide = method == SubpixelMethod::kCentroid5;
     double dx, dy;
-    centroid_offset(row, x, y, width, valid_h, valid_w, &dx, &dy);
+    centroid_offset(row, x, y, width, valid_h, valid_w, wide ? 2 : 1, wide ? 1.0 : 0.5, &dx, &dy);
     kp[0] = static_cast<float>(static_cast<double>(x) + dx);
     kp[1] = static_cast<float>(static_cast<double>(y) + dy);
     return;
