@@ -69,8 +69,8 @@ sp::SubpixelMethod parse_subpixel_method(const std::string& s) {
   if (s == "parabola") return sp::SubpixelMethod::kParabola;
   if (s == "centroid") return sp::SubpixelMethod::kCentroid;
   if (s == "centroid5") return sp::SubpixelMethod::kCentroid5;
-  throw std::invalid_argument("subpixel_method must be 'parabola', 'centroid' or 'centroid5', got '" + s +
-                              "'");
+  throw std::invalid_argument(
+      "subpixel_method must be 'parabola', 'centroid' or 'centroid5', got '" + s + "'");
 }
 
 sp::NmsSchedule parse_schedule(const std::string& s) {

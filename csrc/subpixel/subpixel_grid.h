@@ -11,8 +11,8 @@
 // kCentroid: to the heat-weighted mean of the 3x3 window (neighbours outside the valid region
 // weigh 0; no move when the window sums to 0);
 // kCentroid5: the same over the 5x5 window.
-// Offsets are clipped to [-0.5, 0.5] (kCentroid5: [-1, 1]). Float64 arithmetic, the same operations in the same order as
-// superpoint_rt/subpixel.py (refine_subpixel), which the tests hold it to.
+// Offsets are clipped to [-0.5, 0.5] (kCentroid5: [-1, 1]). Float64 arithmetic, the same operations
+// in the same order as superpoint_rt/subpixel.py (refine_subpixel), which the tests hold it to.
 // Shared by the CUDA kernel (subpixel.cu) and the CPU twin (subpixel_grid_cpu.cpp).
 #pragma once
 
@@ -31,7 +31,9 @@ SP_HD inline double clip_to(double d, double limit) {
 }
 
 // d clipped to [-0.5, 0.5]: the refined point stays in its pixel.
-SP_HD inline double clip_half(double d) { return clip_to(d, 0.5); }
+SP_HD inline double clip_half(double d) {
+  return clip_to(d, 0.5);
+}
 
 // Offset of the vertex of the parabola through (-1, lo), (0, c), (1, hi); 0 unless `ok` and
 // concave.
