@@ -3,7 +3,7 @@
 The CPU and GPU pipelines read their settings from it, the command line's flags are generated from it
 (:func:`add_option_arguments` / :func:`options_from_args`), and the README's options table is printed from it
 (``python -m superpoint_rt.options``; a test keeps the README in step). Defaults for detection are the original
-authors' demo except three, each measured (README: Options): ``subpixel=True``, ``subpixel_method="centroid"`` and
+authors' demo except three, each measured (README: Options): ``subpixel=True``, ``subpixel_method="centroid5"`` and
 ``interpolation="bicubic"``.
 
 Two kinds of options:
@@ -92,7 +92,7 @@ class SuperPointOptions:
     )
     subpixel: bool = _opt(True, "refine keypoints off the pixel grid by the heatmap's local shape", DETECTION)
     subpixel_method: str = _opt(
-        "centroid",
+        "centroid5",
         "with `subpixel`: `centroid` (3x3 heat-weighted mean), `centroid5` (5x5 mean) or `parabola` (vertex of the "
         "local quadratic fits)",
         DETECTION,

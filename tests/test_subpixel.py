@@ -110,7 +110,7 @@ def test_bad_input() -> None:
         refine_subpixel(heat, np.zeros((1, 2), np.float32), "gaussian")
 
 
-def test_api_subpixel_moves_points_within_half_a_pixel() -> None:
+def test_api_subpixel_moves_points_within_a_pixel() -> None:
     from superpoint_rt import SuperPoint
 
     with warnings.catch_warnings():
@@ -119,7 +119,7 @@ def test_api_subpixel_moves_points_within_half_a_pixel() -> None:
         a = SuperPoint("random", backend="onnxruntime", conf_threshold=0.0, max_keypoints=50)(img)
         b = SuperPoint("random", backend="onnxruntime", conf_threshold=0.0, max_keypoints=50, subpixel=True)(img)
     assert len(a) == len(b) > 0
-    assert np.all(np.abs(b.keypoints - a.keypoints) <= 0.5)
+    assert np.all(np.abs(b.keypoints - a.keypoints) <= 1.0)  # the default centroid5 moves up to 1 px per axis
     assert np.any(b.keypoints != np.rint(b.keypoints))
     np.testing.assert_allclose(np.linalg.norm(b.descriptors, axis=1), 1.0, atol=1e-5)
 
