@@ -69,8 +69,9 @@ sp::SubpixelMethod parse_subpixel_method(const std::string& s) {
   if (s == "parabola") return sp::SubpixelMethod::kParabola;
   if (s == "centroid") return sp::SubpixelMethod::kCentroid;
   if (s == "centroid5") return sp::SubpixelMethod::kCentroid5;
+  if (s == "forstner") return sp::SubpixelMethod::kForstner;
   throw std::invalid_argument(
-      "subpixel_method must be 'parabola', 'centroid' or 'centroid5', got '" + s + "'");
+      "subpixel_method must be 'parabola', 'centroid', 'centroid5' or 'forstner', got '" + s + "'");
 }
 
 sp::NmsSchedule parse_schedule(const std::string& s) {
@@ -120,7 +121,7 @@ py::dict postprocess_grid_cpu(const py::object& logits_obj, const py::object& co
                               int64_t max_keypoints, int64_t valid_h, int64_t valid_w,
                               const std::string& interpolation, const std::string& convention,
                               const std::string& schedule, bool subpixel,
-                              const std::string& subpixel_method) {
+                              const std::string& subpixel_method, const py::object& image_obj) {
   bool lf16, cf16;
   py::array logits = checked(logits_obj, "logits", true, 4, &lf16);
   py::array coarse = checked(coarse_obj, "coarse", true, 4, &cf16);
@@ -132,6 +133,19 @@ py::dict postprocess_grid_cpu(const py::object& logits_obj, const py::object& co
   const sp::PostprocessParams p =
       make_params(b, hc, wc, coarse.shape(1), conf_threshold, nms_radius, border, max_keypoints,
                   valid_h, valid_w, interpolation, convention, 2, subpixel, subpixel_method);
+  const float* image_ptr = nullptr;
+  py::array image;
+  if (!image_obj.is_none()) {
+    bool if16;
+    image = checked(image_obj, "image", false, 4, &if16);
+    if (image.shape(0) != b || image.shape(1) != 1 || image.shape(2) != p.height() ||
+        image.shape(3) != p.width()) {
+      throw std::invalid_argument("image must be (B, 1, 8 Hc, 8 Wc) with the logits' B, Hc, Wc");
+    }
+    image_ptr = static_cast<const float*>(image.data());
+  } else if (subpixel && p.subpixel_method == sp::SubpixelMethod::kForstner) {
+    throw std::invalid_argument("subpixel_method 'forstner' needs the image (B, 1, 8 Hc, 8 Wc)");
+  }
   const sp::NmsSchedule sched = parse_schedule(schedule);
   const int64_t k = p.k_out(), c = p.channels, h = p.height(), w = p.width();
   py::array_t<float> heat({b, h, w});
@@ -147,7 +161,7 @@ py::dict postprocess_grid_cpu(const py::object& logits_obj, const py::object& co
   {
     py::gil_scoped_release nogil;
     error =
-        sp::postprocess_grid_cpu(logits.data(), lf16, coarse.data(), cf16, p, sched,
+        sp::postprocess_grid_cpu(logits.data(), lf16, coarse.data(), cf16, image_ptr, p, sched,
                                  heat.mutable_data(), state.mutable_data(), kps.mutable_data(),
                                  scores.mutable_data(), desc.mutable_data(), counts.mutable_data());
   }
@@ -226,7 +240,7 @@ void postprocess_cuda(uintptr_t logits, bool logits_f16, uintptr_t coarse, bool 
                       uintptr_t workspace, int64_t workspace_bytes, uintptr_t keypoints,
                       uintptr_t scores, uintptr_t descriptors, uintptr_t counts, uintptr_t error,
                       uintptr_t stream, int grid_sweeps, bool subpixel,
-                      const std::string& subpixel_method) {
+                      const std::string& subpixel_method, uintptr_t image) {
   const sp::PostprocessParams p = make_params(
       batch, hc, wc, channels, conf_threshold, nms_radius, border, max_keypoints, valid_h, valid_w,
       interpolation, convention, grid_sweeps, subpixel, subpixel_method);
@@ -234,15 +248,20 @@ void postprocess_cuda(uintptr_t logits, bool logits_f16, uintptr_t coarse, bool 
       descriptors == 0 || counts == 0 || error == 0) {
     throw std::invalid_argument("postprocess_cuda: null pointer");
   }
+  if (image == 0 && subpixel && p.subpixel_method == sp::SubpixelMethod::kForstner) {
+    throw std::invalid_argument(
+        "postprocess_cuda: subpixel_method 'forstner' needs the image (B, 1, 8 Hc, 8 Wc) float32");
+  }
   int err;
   {
     py::gil_scoped_release nogil;
     err = sp::postprocess_cuda(
         reinterpret_cast<const void*>(logits), logits_f16, reinterpret_cast<const void*>(coarse),
-        coarse_f16, p, reinterpret_cast<void*>(workspace), static_cast<size_t>(workspace_bytes),
-        reinterpret_cast<float*>(keypoints), reinterpret_cast<float*>(scores),
-        reinterpret_cast<float*>(descriptors), reinterpret_cast<int32_t*>(counts),
-        reinterpret_cast<int32_t*>(error), reinterpret_cast<void*>(stream));
+        coarse_f16, reinterpret_cast<const float*>(image), p, reinterpret_cast<void*>(workspace),
+        static_cast<size_t>(workspace_bytes), reinterpret_cast<float*>(keypoints),
+        reinterpret_cast<float*>(scores), reinterpret_cast<float*>(descriptors),
+        reinterpret_cast<int32_t*>(counts), reinterpret_cast<int32_t*>(error),
+        reinterpret_cast<void*>(stream));
   }
   check_cuda(err, "postprocess_cuda");
 }
@@ -271,8 +290,9 @@ void register_cuda_ops(py::module_& m) {
         py::arg("max_keypoints") = -1, py::arg("valid_h") = -1, py::arg("valid_w") = -1,
         py::arg("interpolation") = "bilinear", py::arg("convention") = "center",
         py::arg("schedule") = "raster", py::arg("subpixel") = false,
-        py::arg("subpixel_method") = "centroid",
-        "CPU twin of postprocess_cuda: logits (B,65,Hc,Wc), coarse (B,C,Hc,Wc) float32/float16 -> "
+        py::arg("subpixel_method") = "centroid", py::arg("image") = py::none(),
+        "CPU twin of postprocess_cuda: logits (B,65,Hc,Wc), coarse (B,C,Hc,Wc) float32/float16, "
+        "image (B,1,8Hc,8Wc) float32 network input (for subpixel_method 'forstner') -> "
         "dict(keypoints (B,K,2), scores (B,K), descriptors (B,K,C), counts (B,), heat, state)");
   m.def("nms_grid_cpu", &nms_grid_cpu, py::arg("heat"), py::arg("conf_threshold"),
         py::arg("nms_radius"), py::arg("valid_h") = -1, py::arg("valid_w") = -1,
@@ -288,15 +308,17 @@ void register_cuda_ops(py::module_& m) {
         py::arg("hc"), py::arg("wc"), py::arg("channels"), py::arg("nms_radius"), py::arg("border"),
         py::arg("max_keypoints") = -1, py::arg("valid_h") = -1, py::arg("valid_w") = -1,
         "device scratch bytes postprocess_cuda needs");
-  m.def("postprocess_cuda", &postprocess_cuda, py::arg("logits"), py::arg("logits_f16"),
-        py::arg("coarse"), py::arg("coarse_f16"), py::arg("batch"), py::arg("hc"), py::arg("wc"),
-        py::arg("channels"), py::arg("conf_threshold"), py::arg("nms_radius"), py::arg("border"),
-        py::arg("max_keypoints"), py::arg("valid_h"), py::arg("valid_w"), py::arg("interpolation"),
-        py::arg("convention"), py::arg("workspace"), py::arg("workspace_bytes"),
-        py::arg("keypoints"), py::arg("scores"), py::arg("descriptors"), py::arg("counts"),
-        py::arg("error"), py::arg("stream"), py::arg("grid_sweeps") = 2,
-        py::arg("subpixel") = false, py::arg("subpixel_method") = "centroid",
-        "enqueue the whole post-processing on `stream` (device pointers as ints); no sync");
+  m.def(
+      "postprocess_cuda", &postprocess_cuda, py::arg("logits"), py::arg("logits_f16"),
+      py::arg("coarse"), py::arg("coarse_f16"), py::arg("batch"), py::arg("hc"), py::arg("wc"),
+      py::arg("channels"), py::arg("conf_threshold"), py::arg("nms_radius"), py::arg("border"),
+      py::arg("max_keypoints"), py::arg("valid_h"), py::arg("valid_w"), py::arg("interpolation"),
+      py::arg("convention"), py::arg("workspace"), py::arg("workspace_bytes"), py::arg("keypoints"),
+      py::arg("scores"), py::arg("descriptors"), py::arg("counts"), py::arg("error"),
+      py::arg("stream"), py::arg("grid_sweeps") = 2, py::arg("subpixel") = false,
+      py::arg("subpixel_method") = "centroid", py::arg("image") = 0,
+      "enqueue the whole post-processing on `stream` (device pointers as ints; image: the network "
+      "input (B,1,8Hc,8Wc) float32, for subpixel_method 'forstner'); no sync");
   m.def("cuda_info", &cuda_info, "dict(device_count, driver_version, runtime_version)");
 #endif
 }

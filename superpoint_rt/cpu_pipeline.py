@@ -92,7 +92,7 @@ class CpuPipeline:
             t2 = time.perf_counter()
             logits, desc = self.engine.run(batch)
             t3 = time.perf_counter()
-            feats = [self.postprocess(logits[j], desc[j], (h, w)) for j in range(len(idx))]
+            feats = [self.postprocess(logits[j], desc[j], (h, w), grays[i]) for j, i in enumerate(idx)]
             t4 = time.perf_counter()
             for j, i in enumerate(idx):
                 feats[j].timings = {
@@ -103,8 +103,11 @@ class CpuPipeline:
                 results[i] = feats[j]
         return [r for r in results if r is not None]
 
-    def postprocess(self, logits: np.ndarray, coarse: np.ndarray, size: tuple[int, int]) -> Features:
-        """(65, Hc, Wc) logits + (256, Hc, Wc) coarse descriptors -> Features for an image of ``size`` (H, W)."""
+    def postprocess(
+        self, logits: np.ndarray, coarse: np.ndarray, size: tuple[int, int], image: np.ndarray | None = None
+    ) -> Features:
+        """(65, Hc, Wc) logits + (256, Hc, Wc) coarse descriptors -> Features for an image of ``size`` (H, W);
+        ``image``: the (H, W) gray network input, which ``subpixel_method="forstner"`` reads (None: not available)."""
         o = self.options
         h, w = size
         heat = ops.heatmap(logits)
@@ -118,7 +121,7 @@ class CpuPipeline:
             max_keypoints=o.max_keypoints,
         )
         if o.subpixel and len(kpts):
-            kpts = refine_subpixel(heat, kpts, o.subpixel_method)
+            kpts = refine_subpixel(heat, kpts, o.subpixel_method, image)
         desc = ops.sample_descriptors(coarse, kpts, interpolation=o.interpolation, convention=str(o.convention))
         return Features(kpts, scores, desc, (h, w))
 

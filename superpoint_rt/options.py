@@ -93,8 +93,8 @@ class SuperPointOptions:
     subpixel: bool = _opt(True, "refine keypoints off the pixel grid by the heatmap's local shape", DETECTION)
     subpixel_method: str = _opt(
         "centroid5",
-        "with `subpixel`: `centroid` (3x3 heat-weighted mean), `centroid5` (5x5 mean) or `parabola` (vertex of the "
-        "local quadratic fits)",
+        "with `subpixel`: `centroid` (3x3 heat-weighted mean), `centroid5` (5x5 mean), `parabola` (vertex of the "
+        "local quadratic fits) or `forstner` (centroid5, then a Förstner corner step on the image's gradients)",
         DETECTION,
         choices=SUBPIXEL_METHODS,
     )

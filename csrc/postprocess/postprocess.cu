@@ -47,11 +47,14 @@ size_t postprocess_workspace_bytes(const PostprocessParams& p) {
 }
 
 int postprocess_cuda(const void* logits, bool logits_f16, const void* coarse, bool coarse_f16,
-                     const PostprocessParams& p, void* workspace, size_t workspace_bytes,
-                     float* keypoints, float* scores, float* descriptors, int32_t* counts,
-                     int32_t* error, void* stream) {
+                     const float* image, const PostprocessParams& p, void* workspace,
+                     size_t workspace_bytes, float* keypoints, float* scores, float* descriptors,
+                     int32_t* counts, int32_t* error, void* stream) {
   check_postprocess_params(p);
   if (workspace_bytes < carve(p, nullptr, nullptr)) return static_cast<int>(cudaErrorInvalidValue);
+  if (p.subpixel && p.subpixel_method == SubpixelMethod::kForstner && image == nullptr) {
+    return static_cast<int>(cudaErrorInvalidValue);
+  }
   Scratch s;
   carve(p, workspace, &s);
   cudaStream_t st = static_cast<cudaStream_t>(stream);
@@ -69,7 +72,7 @@ int postprocess_cuda(const void* logits, bool logits_f16, const void* coarse, bo
                       scores, counts, stream);
   }
   if (err == 0 && p.subpixel) {
-    err = subpixel_cuda(s.heat, keypoints, counts, p.batch, p.height(), p.width(), p.valid_h,
+    err = subpixel_cuda(s.heat, image, keypoints, counts, p.batch, p.height(), p.width(), p.valid_h,
                         p.valid_w, p.k_out(), p.subpixel_method, stream);
   }
   if (err == 0) {

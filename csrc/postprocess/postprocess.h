@@ -4,7 +4,8 @@
 //   heatmap_threshold (heatmap_grid.h)  softmax + dustbin + depth-to-space + threshold -> states
 //   nms fixed point   (nms_grid.h)      equal to the greedy CPU NMS
 //   detect            (detect_grid.h)   kept points inside the border, sorted, first max_keypoints
-//   subpixel          (subpixel_grid.h) optional: parabola vertex or 3x3 centroid
+//   subpixel          (subpixel_grid.h) optional: parabola vertex, 3x3 / 5x5 centroid, or the
+//                     5x5 centroid + a Förstner step on the image
 //   sample_descriptors (sample_descriptors_grid.h)  bilinear / bicubic + L2 normalisation
 //
 // Semantics = superpoint_rt.SuperPoint on the CPU: the NMS domain is the valid (unpadded) region
@@ -48,23 +49,25 @@ struct PostprocessParams {
 // Throws std::invalid_argument on inconsistent sizes.
 void check_postprocess_params(const PostprocessParams& p);
 
-// CPU twin. logits / coarse: float32, or float16 bits when the *_f16 flag is set. heat (B, H, W)
-// and state (B, H, W) are outputs too (for the tests). Returns the error bits
-// (heatmap_grid_launch.h).
+// CPU twin. logits / coarse: float32, or float16 bits when the *_f16 flag is set. image: the
+// network input (B, 1, H, W) float32, read by SubpixelMethod::kForstner only (may be null
+// otherwise; null with kForstner throws std::invalid_argument). heat (B, H, W) and state (B, H, W)
+// are outputs too (for the tests). Returns the error bits (heatmap_grid_launch.h).
 int32_t postprocess_grid_cpu(const void* logits, bool logits_f16, const void* coarse,
-                             bool coarse_f16, const PostprocessParams& p, NmsSchedule schedule,
-                             float* heat, uint8_t* state, float* keypoints, float* scores,
-                             float* descriptors, int32_t* counts);
+                             bool coarse_f16, const float* image, const PostprocessParams& p,
+                             NmsSchedule schedule, float* heat, uint8_t* state, float* keypoints,
+                             float* scores, float* descriptors, int32_t* counts);
 
 // GPU. Device scratch of postprocess_workspace_bytes(p) bytes. keypoints, scores, counts and error
 // (one int32, zeroed here, OR-ed by the kernels) are read back by later kernels: device memory.
 // descriptors are only written: device memory, or mapped pinned host memory (then only the valid
 // rows cross the bus). Enqueued on `stream` (a cudaStream_t), nothing synchronised. Returns a
-// cudaError_t value.
+// cudaError_t value (cudaErrorInvalidValue for a null image with kForstner). image: as above,
+// device memory.
 size_t postprocess_workspace_bytes(const PostprocessParams& p);
 int postprocess_cuda(const void* logits, bool logits_f16, const void* coarse, bool coarse_f16,
-                     const PostprocessParams& p, void* workspace, size_t workspace_bytes,
-                     float* keypoints, float* scores, float* descriptors, int32_t* counts,
-                     int32_t* error, void* stream);
+                     const float* image, const PostprocessParams& p, void* workspace,
+                     size_t workspace_bytes, float* keypoints, float* scores, float* descriptors,
+                     int32_t* counts, int32_t* error, void* stream);
 
 }  // namespace sp

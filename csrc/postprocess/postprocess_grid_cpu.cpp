@@ -33,10 +33,13 @@ void check_postprocess_params(const PostprocessParams& p) {
 }
 
 int32_t postprocess_grid_cpu(const void* logits, bool logits_f16, const void* coarse,
-                             bool coarse_f16, const PostprocessParams& p, NmsSchedule schedule,
-                             float* heat, uint8_t* state, float* keypoints, float* scores,
-                             float* descriptors, int32_t* counts) {
+                             bool coarse_f16, const float* image, const PostprocessParams& p,
+                             NmsSchedule schedule, float* heat, uint8_t* state, float* keypoints,
+                             float* scores, float* descriptors, int32_t* counts) {
   check_postprocess_params(p);
+  if (p.subpixel && p.subpixel_method == SubpixelMethod::kForstner && image == nullptr) {
+    throw std::invalid_argument("postprocess: subpixel_method 'forstner' needs the image");
+  }
   int32_t error = 0;
   heatmap_threshold_grid_cpu(logits, logits_f16, heat, state, p.batch, p.hc, p.wc, p.valid_h,
                              p.valid_w, p.conf_threshold, &error);
@@ -44,8 +47,8 @@ int32_t postprocess_grid_cpu(const void* logits, bool logits_f16, const void* co
                            p.nms_radius, schedule);
   detect_grid_cpu(heat, state, p.detect_shape(), keypoints, scores, counts);
   if (p.subpixel) {
-    subpixel_grid_cpu(heat, keypoints, counts, p.batch, p.height(), p.width(), p.valid_h, p.valid_w,
-                      p.k_out(), p.subpixel_method);
+    subpixel_grid_cpu(heat, image, keypoints, counts, p.batch, p.height(), p.width(), p.valid_h,
+                      p.valid_w, p.k_out(), p.subpixel_method);
   }
   sample_descriptors_grid_cpu(coarse, coarse_f16, keypoints, counts, p.batch, p.channels, p.hc,
                               p.wc, p.k_out(), p.interpolation, p.convention, descriptors, &error);

@@ -10,26 +10,26 @@ namespace {
 
 constexpr int kThreads = 128;
 
-__global__ void subpixel_kernel(const float* __restrict__ heat, float* keypoints,
-                                const int32_t* __restrict__ counts, int64_t batch, int64_t height,
-                                int64_t width, int64_t valid_h, int64_t valid_w, int64_t k_out,
-                                SubpixelMethod method) {
+__global__ void subpixel_kernel(const float* __restrict__ heat, const float* image,
+                                float* keypoints, const int32_t* __restrict__ counts, int64_t batch,
+                                int64_t height, int64_t width, int64_t valid_h, int64_t valid_w,
+                                int64_t k_out, SubpixelMethod method) {
   const int64_t t = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
   if (t >= batch * k_out) return;
-  refine_keypoint(heat, keypoints, counts, t / k_out, t % k_out, height, width, valid_h, valid_w,
-                  k_out, method);
+  refine_keypoint(heat, image, keypoints, counts, t / k_out, t % k_out, height, width, valid_h,
+                  valid_w, k_out, method);
 }
 
 }  // namespace
 
-int subpixel_cuda(const float* heat, float* keypoints, const int32_t* counts, int64_t batch,
-                  int64_t height, int64_t width, int64_t valid_h, int64_t valid_w, int64_t k_out,
-                  SubpixelMethod method, void* stream) {
+int subpixel_cuda(const float* heat, const float* image, float* keypoints, const int32_t* counts,
+                  int64_t batch, int64_t height, int64_t width, int64_t valid_h, int64_t valid_w,
+                  int64_t k_out, SubpixelMethod method, void* stream) {
   const int64_t rows = batch * k_out;
   if (rows == 0) return 0;
   subpixel_kernel<<<static_cast<unsigned>((rows + kThreads - 1) / kThreads), kThreads, 0,
-                    static_cast<cudaStream_t>(stream)>>>(heat, keypoints, counts, batch, height,
-                                                         width, valid_h, valid_w, k_out, method);
+                    static_cast<cudaStream_t>(stream)>>>(
+      heat, image, keypoints, counts, batch, height, width, valid_h, valid_w, k_out, method);
   return static_cast<int>(cudaGetLastError());
 }
 

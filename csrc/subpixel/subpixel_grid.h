@@ -10,7 +10,14 @@
 // (unpadded) region;
 // kCentroid: to the heat-weighted mean of the 3x3 window (neighbours outside the valid region
 // weigh 0; no move when the window sums to 0);
-// kCentroid5: the same over the 5x5 window.
+// kCentroid5: the same over the 5x5 window;
+// kForstner: kCentroid5, then one Förstner corner step on the image the heatmap came from, with the
+// centroid as a prior: over the 7x7 window centred on the centroid's pixel (binomial weights
+// C(6, 3 + i) C(6, 3 + j),
+// pixels outside the valid region weigh 0) with 3x3 Sobel gradients g_k (neighbours clamped to the
+// valid region) at offsets p_k, A = sum w g g^T, b = sum w g g^T p_k, lam = prior trace(A) / 2,
+// q = (A + lam I)^-1 (b + lam p_centroid); the step q - p_centroid is clipped to [-1.5, 1.5] per
+// axis and the point to the valid region (no step when A = 0).
 // Offsets are clipped to [-0.5, 0.5] (kCentroid5: [-1, 1]). Float64 arithmetic, the same operations
 // in the same order as superpoint_rt/subpixel.py (refine_subpixel), which the tests hold it to.
 // Shared by the CUDA kernel (subpixel.cu) and the CPU twin (subpixel_grid_cpu.cpp).
@@ -22,8 +29,14 @@
 
 namespace sp {
 
-// The names of superpoint_rt.subpixel.SUBPIXEL_METHODS ("parabola", "centroid", "centroid5").
-enum class SubpixelMethod : int32_t { kParabola = 0, kCentroid = 1, kCentroid5 = 2 };
+// The names of superpoint_rt.subpixel.SUBPIXEL_METHODS ("parabola", "centroid", "centroid5",
+// "forstner").
+enum class SubpixelMethod : int32_t { kParabola = 0, kCentroid = 1, kCentroid5 = 2, kForstner = 3 };
+
+// superpoint_rt.subpixel.FORSTNER_RADIUS, FORSTNER_PRIOR, FORSTNER_LIMIT.
+constexpr int kForstnerRadius = 3;
+constexpr double kForstnerPrior = 0.5;
+constexpr double kForstnerLimit = 1.5;
 
 // d clipped to [-limit, limit].
 SP_HD inline double clip_to(double d, double limit) {
@@ -64,16 +77,113 @@ SP_HD inline void centroid_offset(const float* row, int64_t x, int64_t y, int64_
   *dy = total > 0.0 ? clip_to(sum_y / total, limit) : 0.0;
 }
 
+// Binomial weight C(6, 3 + k) of the Förstner window, k in -3..3.
+SP_HD inline double forstner_weight(int k) {
+  switch (k < 0 ? -k : k) {
+    case 0:
+      return 20.0;
+    case 1:
+      return 15.0;
+    case 2:
+      return 6.0;
+    default:
+      return 1.0;
+  }
+}
+
+SP_HD inline int64_t clamp_index(int64_t v, int64_t n) {
+  return v < 0 ? 0 : (v >= n ? n - 1 : v);
+}
+
+// Unscaled 3x3 Sobel gradients of `plane` (a (., width) float32 image) at (u, v) in the valid
+// region, neighbours clamped to it.
+SP_HD inline void sobel_at(const float* plane, int64_t u, int64_t v, int64_t width, int64_t valid_h,
+                           int64_t valid_w, double* gx, double* gy) {
+  const int64_t xm = u - 1 < 0 ? 0 : u - 1, xp = u + 1 > valid_w - 1 ? valid_w - 1 : u + 1;
+  const int64_t ym = v - 1 < 0 ? 0 : v - 1, yp = v + 1 > valid_h - 1 ? valid_h - 1 : v + 1;
+  const float* top = plane + ym * width;
+  const float* mid = plane + v * width;
+  const float* bot = plane + yp * width;
+  *gx = (static_cast<double>(top[xp]) + 2.0 * static_cast<double>(mid[xp]) +
+         static_cast<double>(bot[xp])) -
+        (static_cast<double>(top[xm]) + 2.0 * static_cast<double>(mid[xm]) +
+         static_cast<double>(bot[xm]));
+  *gy = (static_cast<double>(bot[xm]) + 2.0 * static_cast<double>(bot[u]) +
+         static_cast<double>(bot[xp])) -
+        (static_cast<double>(top[xm]) + 2.0 * static_cast<double>(top[u]) +
+         static_cast<double>(top[xp]));
+}
+
+// The Förstner step with the prior offsets (dx0, dy0) from integer (x, y) (see the top of this
+// file): the new offsets (*dx, *dy), not yet clamped to the valid region. `plane` points at the
+// image's (0, 0) of a (., width) plane.
+SP_HD inline void forstner_offset(const float* plane, int64_t x, int64_t y, int64_t width,
+                                  int64_t valid_h, int64_t valid_w, double dx0, double dy0,
+                                  double* dx, double* dy) {
+  double a00 = 0.0, a01 = 0.0, a11 = 0.0, b0 = 0.0, b1 = 0.0;
+  for (int i = -kForstnerRadius; i <= kForstnerRadius; ++i) {
+    for (int j = -kForstnerRadius; j <= kForstnerRadius; ++j) {
+      const int64_t yy = y + i, xx = x + j;
+      const bool inside = yy >= 0 && yy < valid_h && xx >= 0 && xx < valid_w;
+      double gx, gy;
+      sobel_at(plane, clamp_index(xx, valid_w), clamp_index(yy, valid_h), width, valid_h, valid_w,
+               &gx, &gy);
+      const double wk = inside ? forstner_weight(i) * forstner_weight(j) : 0.0;
+      const double gxx = wk * (gx * gx), gxy = wk * (gx * gy), gyy = wk * (gy * gy);
+      a00 += gxx;
+      a01 += gxy;
+      a11 += gyy;
+      b0 += gxx * static_cast<double>(j) + gxy * static_cast<double>(i);
+      b1 += gxy * static_cast<double>(j) + gyy * static_cast<double>(i);
+    }
+  }
+  const double lam = kForstnerPrior * 0.5 * (a00 + a11);
+  if (!(lam > 0.0)) {
+    *dx = dx0;
+    *dy = dy0;
+    return;
+  }
+  const double m00 = a00 + lam, m11 = a11 + lam;
+  const double r0 = b0 + lam * dx0, r1 = b1 + lam * dy0;
+  const double det = m00 * m11 - a01 * a01;
+  const double qx = (m11 * r0 - a01 * r1) / det;
+  const double qy = (m00 * r1 - a01 * r0) / det;
+  *dx = dx0 + clip_to(qx - dx0, kForstnerLimit);
+  *dy = dy0 + clip_to(qy - dy0, kForstnerLimit);
+}
+
+// v clamped to [0, hi].
+SP_HD inline double clamp_coord(double v, double hi) {
+  return v < 0.0 ? 0.0 : (v > hi ? hi : v);
+}
+
 // heat (B, H, W) float32 (valid region [0, valid_h) x [0, valid_w)); keypoints (B, K, 2) x, y,
-// integer-valued, inside the valid region, refined in place for slots n < counts[b].
-SP_HD inline void refine_keypoint(const float* heat, float* keypoints, const int32_t* counts,
-                                  int64_t b, int64_t n, int64_t height, int64_t width,
-                                  int64_t valid_h, int64_t valid_w, int64_t k_out,
+// integer-valued, inside the valid region, refined in place for slots n < counts[b]. image
+// (B, H, W) float32, the network's input (read by kForstner only; may be null otherwise).
+SP_HD inline void refine_keypoint(const float* heat, const float* image, float* keypoints,
+                                  const int32_t* counts, int64_t b, int64_t n, int64_t height,
+                                  int64_t width, int64_t valid_h, int64_t valid_w, int64_t k_out,
                                   SubpixelMethod method) {
   if (n >= counts[b]) return;
   float* kp = keypoints + 2 * (b * k_out + n);
   const int64_t x = static_cast<int64_t>(kp[0] + 0.5f), y = static_cast<int64_t>(kp[1] + 0.5f);
   const float* row = heat + (b * height + y) * width;
+  if (method == SubpixelMethod::kForstner) {
+    double dx0, dy0, dx, dy;
+    centroid_offset(row, x, y, width, valid_h, valid_w, 2, 1.0, &dx0, &dy0);
+    // the window is centred on the prior's pixel (half to even, as np.rint)
+    const int64_t xc = clamp_index(x + (dx0 > 0.5 ? 1 : 0) - (dx0 < -0.5 ? 1 : 0), valid_w);
+    const int64_t yc = clamp_index(y + (dy0 > 0.5 ? 1 : 0) - (dy0 < -0.5 ? 1 : 0), valid_h);
+    dx0 = dx0 - static_cast<double>(xc - x);
+    dy0 = dy0 - static_cast<double>(yc - y);
+    forstner_offset(image + b * height * width, xc, yc, width, valid_h, valid_w, dx0, dy0, &dx,
+                    &dy);
+    kp[0] = static_cast<float>(
+        clamp_coord(static_cast<double>(xc) + dx, static_cast<double>(valid_w) - 1.0));
+    kp[1] = static_cast<float>(
+        clamp_coord(static_cast<double>(yc) + dy, static_cast<double>(valid_h) - 1.0));
+    return;
+  }
   if (method == SubpixelMethod::kCentroid || method == SubpixelMethod::kCentroid5) {
     const bool wide = method == SubpixelMethod::kCentroid5;
     double dx, dy;

@@ -31,6 +31,7 @@ from ..backends.base import BackendUnavailableError
 from ..batch import BatchFeatures
 from ..options import SuperPointOptions, option_names
 from ..preprocess import check_image, split_images
+from ..subpixel import IMAGE_SUBPIXEL_METHODS
 from ..types import Features
 from ..weights import Weights, load_weights
 
@@ -208,9 +209,18 @@ class CudaPostprocess:
         self._buffers[key] = bufs
         return bufs
 
-    def enqueue(self, logits: Any, coarse: Any, valid_size: tuple[int, int], stream: Any = None) -> _PostBuffers:
+    @property
+    def needs_image(self) -> bool:
+        """Whether the post-processing reads the network input (``subpixel_method="forstner"``)."""
+        return bool(self.options.subpixel) and self.options.subpixel_method in IMAGE_SUBPIXEL_METHODS
+
+    def enqueue(
+        self, logits: Any, coarse: Any, valid_size: tuple[int, int], stream: Any = None, image: Any = None
+    ) -> _PostBuffers:
         """Enqueue on ``stream`` (GPU) or run now (CPU twin). logits (B, 65, Hc, Wc), coarse (B, C, Hc, Wc), float32 or
-        float16 tensors on this device; ``valid_size`` (h, w) the unpadded image size. Returns the result buffers."""
+        float16 tensors on this device; ``valid_size`` (h, w) the unpadded image size; ``image`` the network input
+        (B, 1, 8 Hc, 8 Wc) float32 on this device, which ``subpixel_method="forstner"`` reads (else ignored). Returns
+        the result buffers."""
         torch = self._torch
         if logits.dim() != 4 or logits.shape[1] != 65 or coarse.dim() != 4 or coarse.shape[0] != logits.shape[0]:
             raise ValueError(f"expected logits (B,65,Hc,Wc) and coarse (B,C,Hc,Wc), got {logits.shape}, {coarse.shape}")
@@ -225,8 +235,23 @@ class CudaPostprocess:
         bufs = self._get_buffers(b, c, hc, wc, (vh, vw))
         logits = logits.contiguous()
         coarse = coarse.contiguous()
+        if self.needs_image:
+            if image is None:
+                raise ValueError(
+                    f"subpixel_method={self.options.subpixel_method!r} needs the network input (image=...)"
+                )
+            if tuple(image.shape) != (b, 1, 8 * hc, 8 * wc) or image.dtype != torch.float32:
+                raise ValueError(
+                    f"image must be float32 (B, 1, 8 Hc, 8 Wc) = {(b, 1, 8 * hc, 8 * wc)}, got {image.dtype} "
+                    f"{tuple(image.shape)}"
+                )
+            if image.device != logits.device:
+                raise ValueError(f"image is on {image.device}, the logits on {logits.device}")
+            image = image.contiguous()
+        else:
+            image = None
         if self.device.type != "cuda":
-            self._run_cpu_twin(logits, coarse, (vh, vw), bufs)
+            self._run_cpu_twin(logits, coarse, (vh, vw), bufs, image)
             return bufs
         s = stream or torch.cuda.current_stream(self.device)
         mk = -1 if self.max_keypoints is None else int(self.max_keypoints)
@@ -258,6 +283,7 @@ class CudaPostprocess:
             self.grid_sweeps,
             self.options.subpixel,
             self.options.subpixel_method,
+            0 if image is None else image.data_ptr(),
         )
         with torch.cuda.stream(s):
             bufs.keypoints_host.copy_(bufs.keypoints, non_blocking=True)
@@ -266,7 +292,9 @@ class CudaPostprocess:
             bufs.error_host.copy_(bufs.error, non_blocking=True)
         return bufs
 
-    def _run_cpu_twin(self, logits: Any, coarse: Any, valid: tuple[int, int], bufs: _PostBuffers) -> None:
+    def _run_cpu_twin(
+        self, logits: Any, coarse: Any, valid: tuple[int, int], bufs: _PostBuffers, image: Any = None
+    ) -> None:
         mk = -1 if self.max_keypoints is None else int(self.max_keypoints)
         d = self._C.postprocess_grid_cpu(
             logits.numpy(),
@@ -281,6 +309,7 @@ class CudaPostprocess:
             self.convention,
             subpixel=self.options.subpixel,
             subpixel_method=self.options.subpixel_method,
+            image=None if image is None else image.numpy(),
         )
         torch = self._torch
         bufs.keypoints_host.copy_(torch.from_numpy(d["keypoints"]))
@@ -304,9 +333,11 @@ class CudaPostprocess:
             out.append(Features(kp[i, :n].copy(), sc[i, :n].copy(), de[i, :n].copy(), image_size))
         return out
 
-    def run(self, logits: Any, coarse: Any, valid_size: tuple[int, int], stream: Any = None) -> list[Features]:
+    def run(
+        self, logits: Any, coarse: Any, valid_size: tuple[int, int], stream: Any = None, image: Any = None
+    ) -> list[Features]:
         """enqueue + synchronise + collect."""
-        bufs = self.enqueue(logits, coarse, valid_size, stream)
+        bufs = self.enqueue(logits, coarse, valid_size, stream, image)
         if self.device.type == "cuda":
             (stream or self._torch.cuda.current_stream(self.device)).synchronize()
         return self.collect(bufs, (int(valid_size[0]), int(valid_size[1])))
@@ -433,12 +464,12 @@ class GpuPipeline:
             if self.device.type == "cpu":
                 x = to_network_input_torch(frames)
                 logits, coarse = self.engine.run_device(x)
-                feats = self.post.run(logits, coarse, (h, w))
+                feats = self.post.run(logits, coarse, (h, w), image=x)
             else:
                 with torch.cuda.stream(self._stream):
                     x = to_network_input_torch(frames)
                 logits, coarse = self.engine.run_device(x, self._stream)
-                bufs = self.post.enqueue(logits, coarse, (h, w), self._stream)
+                bufs = self.post.enqueue(logits, coarse, (h, w), self._stream, image=x)
                 self._stream.synchronize()  # the one synchronisation of the call
                 feats = self.post.collect(bufs, (h, w))
             dt = (time.perf_counter() - t0) / len(idx)
@@ -460,13 +491,14 @@ class GpuPipeline:
         h, w = items[0].shape[:2]
         frames = self._upload(items)
         if self.device.type == "cpu":
-            logits, coarse = self.engine.run_device(to_network_input_torch(frames))
-            bufs = self.post.enqueue(logits, coarse, (h, w))
+            x = to_network_input_torch(frames)
+            logits, coarse = self.engine.run_device(x)
+            bufs = self.post.enqueue(logits, coarse, (h, w), image=x)
         else:
             with torch.cuda.stream(self._stream):
                 x = to_network_input_torch(frames)
             logits, coarse = self.engine.run_device(x, self._stream)
-            bufs = self.post.enqueue(logits, coarse, (h, w), self._stream)
+            bufs = self.post.enqueue(logits, coarse, (h, w), self._stream, image=x)
             self._stream.synchronize()
         self.post.collect(bufs, (h, w))  # raises on the kernels' error bits
         out = _batch_from_buffers(bufs, (h, w))

@@ -30,7 +30,8 @@ def _inputs(rng, batch, height, width, channels=256, dtype=np.float32, spread=2.
 
 def _cpu_pipeline(logits, coarse, thr, r, border, max_k, valid, interpolation, convention, **kw):
     """Per image: heatmap -> crop to the valid region -> detect [-> refine_subpixel] -> sample, as SuperPoint does on
-    the CPU. ``kw``: use_reference (False), subpixel (False), subpixel_method ("parabola")."""
+    the CPU. ``kw``: use_reference (False), subpixel (False), subpixel_method ("parabola"), image (None: the
+    network input (B, 1, H, W), for "forstner")."""
     mod = reference if kw.get("use_reference", False) else ops
     out = []
     for b in range(logits.shape[0]):
@@ -38,7 +39,9 @@ def _cpu_pipeline(logits, coarse, thr, r, border, max_k, valid, interpolation, c
         crop = np.ascontiguousarray(heat[: valid[0], : valid[1]])
         k, s = mod.detect(crop, thr, r, border, max_k)
         if kw.get("subpixel", False) and len(k):
-            k = refine_subpixel(crop, k, kw.get("subpixel_method", "parabola"))
+            image = kw.get("image")
+            img = None if image is None else image[b, 0, : valid[0], : valid[1]]
+            k = refine_subpixel(crop, k, kw.get("subpixel_method", "parabola"), img)
         d = mod.sample_descriptors(coarse[b], k, interpolation, convention)
         out.append((heat, k, s, d))
     return out
@@ -67,27 +70,31 @@ def test_grid_pipeline_equals_cpu_ops(height, width, batch, valid):
     _check_against(d, _cpu_pipeline(logits, coarse, 0.015, 4, 4, None, valid, "bilinear", "center"), 1e-6)
 
 
-@pytest.mark.parametrize("method", ["parabola", "centroid", "centroid5"])
+@pytest.mark.parametrize("method", ["parabola", "centroid", "centroid5", "forstner"])
 @pytest.mark.parametrize(("border", "valid", "max_k"), [(0, (61, 90), -1), (4, (64, 96), 40), (1, (57, 93), -1)])
 def test_grid_pipeline_subpixel_equals_the_numpy_refinement(border, valid, max_k, method):
     """subpixel_grid.h over the twin's padded heatmap == refine_subpixel (float64 NumPy) on the CPU path's cropped
     one, bit for bit, for each method: the valid region, not the padded buffer, decides which neighbours exist
-    (border 0 keeps points on its edge; the parabola must not move them across it). Descriptors are sampled at the
-    refined points."""
+    (border 0 keeps points on its edge; the parabola must not move them across it; the Förstner step reads the
+    image's valid region only, with garbage in the padding). Descriptors are sampled at the refined points."""
     rng = np.random.default_rng(7 + border)
     logits, coarse = _inputs(rng, 2, 64, 96)
+    image = rng.random((2, 1, 64, 96)).astype(np.float32)
+    image[:, :, valid[0] :, :] = 1e6  # padding the step must not read
+    image[:, :, :, valid[1] :] = -1e6
     args = (0.015, 2, border, max_k, *valid, "bilinear", "center")
-    d = C.postprocess_grid_cpu(logits, coarse, *args, subpixel=True, subpixel_method=method)
+    d = C.postprocess_grid_cpu(logits, coarse, *args, subpixel=True, subpixel_method=method, image=image)
     top = None if max_k < 0 else max_k
     expected = _cpu_pipeline(
-        logits, coarse, 0.015, 2, border, top, valid, "bilinear", "center", subpixel=True, subpixel_method=method
-    )
+        logits, coarse, 0.015, 2, border, top, valid, "bilinear", "center", subpixel=True, subpixel_method=method,
+        image=image,
+    )  # fmt: skip
     _check_against(d, expected, 1e-6)
     kp = np.concatenate([d["keypoints"][b, : d["counts"][b]] for b in range(2)])
     assert np.any(kp != np.rint(kp))  # the refinement moved points
     plain = C.postprocess_grid_cpu(logits, coarse, 0.015, 2, border, max_k, *valid, "bilinear", "center")
     kp0 = np.concatenate([plain["keypoints"][b, : plain["counts"][b]] for b in range(2)])
-    reach = 1.0 if method == "centroid5" else 0.5
+    reach = {"centroid5": 1.0, "forstner": 2.5}.get(method, 0.5)
     assert np.all(np.abs(kp - kp0) <= reach)
     if border == 0:
         edge = (kp0[:, 0] == 0) | (kp0[:, 0] == valid[1] - 1)
@@ -103,6 +110,15 @@ def test_grid_pipeline_rejects_unknown_subpixel_method():
     logits, coarse = _inputs(np.random.default_rng(0), 1, 16, 16, channels=8)
     with pytest.raises(ValueError, match="subpixel_method"):
         C.postprocess_grid_cpu(logits, coarse, 0.015, 2, 4, subpixel=True, subpixel_method="gauss")
+    with pytest.raises(ValueError, match="needs the image"):
+        C.postprocess_grid_cpu(logits, coarse, 0.015, 2, 4, subpixel=True, subpixel_method="forstner")
+    small = np.zeros((1, 1, 8, 16), np.float32)
+    with pytest.raises(ValueError, match=r"image must be \(B, 1, 8 Hc, 8 Wc\)"):
+        C.postprocess_grid_cpu(logits, coarse, 0.015, 2, 4, subpixel=True, subpixel_method="forstner", image=small)
+    with pytest.raises(TypeError, match="float32"):
+        C.postprocess_grid_cpu(
+            logits, coarse, 0.015, 2, 4, subpixel=True, subpixel_method="forstner", image=np.zeros((1, 1, 16, 16))
+        )
 
 
 def test_grid_pipeline_equals_numpy_reference():
@@ -244,7 +260,7 @@ def test_cuda_postprocess_equals_grid_cpu(height, width, batch, f16):
     rng = np.random.default_rng(1)
     logits, coarse = _inputs(rng, batch, height, width, dtype=np.float16 if f16 else np.float32)
     valid = (height - 3, width)
-    post = CudaPostprocess(conf_threshold=0.015, nms_radius=4, border=4, device="cuda")
+    post = CudaPostprocess(conf_threshold=0.015, nms_radius=4, border=4, subpixel=False, device="cuda")
     out = post.run(torch.from_numpy(logits).cuda(), torch.from_numpy(coarse).cuda(), valid)
     d = C.postprocess_grid_cpu(logits, coarse, 0.015, 4, 4, -1, *valid)
     for b in range(batch):
@@ -253,3 +269,28 @@ def test_cuda_postprocess_equals_grid_cpu(height, width, batch, f16):
         np.testing.assert_array_equal(out[b].keypoints, d["keypoints"][b, :n])
         np.testing.assert_array_equal(out[b].scores, d["scores"][b, :n])
         np.testing.assert_allclose(out[b].descriptors, d["descriptors"][b, :n], rtol=0, atol=1e-5)
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("method", ["parabola", "centroid", "centroid5", "forstner"])
+def test_cuda_subpixel_equals_grid_cpu(method):
+    """The CUDA refinement == its CPU twin: the same integer points; refined positions equal up to the GPU's fused
+    multiply-adds (the CPU twin is built without contraction)."""
+    torch = _cuda_or_skip()
+    from superpoint_rt.gpu.pipeline import CudaPostprocess
+
+    rng = np.random.default_rng(5)
+    logits, coarse = _inputs(rng, 2, 240, 320)
+    image = rng.random((2, 1, 240, 320)).astype(np.float32)
+    valid = (237, 315)
+    post = CudaPostprocess(conf_threshold=0.015, nms_radius=4, border=4, subpixel_method=method, device="cuda")
+    cuda = lambda a: torch.from_numpy(a).cuda()  # noqa: E731
+    out = post.run(cuda(logits), cuda(coarse), valid, image=cuda(image))
+    d = C.postprocess_grid_cpu(
+        logits, coarse, 0.015, 4, 4, -1, *valid, subpixel=True, subpixel_method=method, image=image
+    )
+    for b in range(2):
+        n = int(d["counts"][b])
+        assert len(out[b]) == n > 0
+        np.testing.assert_allclose(out[b].keypoints, d["keypoints"][b, :n], rtol=0, atol=1e-4)
+        np.testing.assert_array_equal(out[b].scores, d["scores"][b, :n])

@@ -63,7 +63,8 @@ def test_network_input_equals_cpu_preprocessing(shape, dtype):
 
 @needs_twin
 @pytest.mark.parametrize(
-    ("subpixel", "method"), [(False, "parabola"), (True, "parabola"), (True, "centroid"), (True, "centroid5")]
+    ("subpixel", "method"),
+    [(False, "parabola"), (True, "parabola"), (True, "centroid"), (True, "centroid5"), (True, "forstner")],
 )
 def test_cpu_code_path_equals_superpoint(astronaut, subpixel, method):
     from superpoint_rt import SuperPoint
