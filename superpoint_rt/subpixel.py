@@ -40,8 +40,8 @@ the point where the window's edge lines (p - p_k) . g_k = 0 meet best in least s
 prior makes it contrast-invariant and harmless on an edge (along the edge A has no information and the point stays
 at ``p_h``; across it, it moves); a flat window (A = 0) keeps ``p_h``. The step q - p_h is clipped to
 ``FORSTNER_LIMIT`` per axis and the point to the image. It uses what the 8x8-cell heatmap cannot see, the image's own
-edges, and on the training photos' viewpoint pairs lowers the matched points' median true residual by ~0.07 px where
-no heatmap-only refinement gained more than 0.02 (docs/EVALUATION.md, "A Förstner step on the image").
+edges, and on the training photos' viewpoint pairs lowers the matched points' median true residual by 0.06 px where
+no heatmap-only refinement gained more than 0.02 (docs/EVALUATION.md, "A corner step on the image").
 
 All four run in float64 and visit the window in a fixed order, so the CUDA post-processing (csrc/subpixel/) reproduces
 them bit for bit.
