@@ -50,6 +50,7 @@ them bit for bit.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 
 import numpy as np
 
@@ -147,20 +148,28 @@ def _centroid_offsets(
     total = np.zeros(len(x))
     sum_x = np.zeros(len(x))
     sum_y = np.zeros(len(x))
-    span = range(-radius, radius + 1)
-    for i in span:
-        for j in span:
-            yy, xx = y + i, x + j
-            inside = (yy >= 0) & (yy < h) & (xx >= 0) & (xx < w)
-            v = np.where(inside, heat64[np.clip(yy, 0, h - 1), np.clip(xx, 0, w - 1)], 0.0)
-            total += v
-            sum_x += v * j
-            sum_y += v * i
+    for i, j, xx, yy, inside in _window(x, y, radius, h, w):
+        v = np.where(inside, heat64[yy, xx], 0.0)
+        total += v
+        sum_x += v * j
+        sum_y += v * i
     pos = total > 0.0
     safe = np.where(pos, total, 1.0)
     dx = np.where(pos, np.clip(sum_x / safe, -limit, limit), 0.0)
     dy = np.where(pos, np.clip(sum_y / safe, -limit, limit), 0.0)
     return dx, dy
+
+
+def _window(
+    x: np.ndarray, y: np.ndarray, radius: int, h: int, w: int
+) -> Iterator[tuple[int, int, np.ndarray, np.ndarray, np.ndarray]]:
+    """The (2 radius + 1)^2 window around integer (x, y) of an (h, w) image, rows i then columns j from -radius to
+    radius (the C++ order): (i, j, x + j and y + i clamped to the image, whether they were inside)."""
+    for i in range(-radius, radius + 1):
+        for j in range(-radius, radius + 1):
+            yy, xx = y + i, x + j
+            inside = (yy >= 0) & (yy < h) & (xx >= 0) & (xx < w)
+            yield i, j, np.clip(xx, 0, w - 1), np.clip(yy, 0, h - 1), inside
 
 
 def _check_image(image: np.ndarray | None, shape: tuple[int, ...]) -> np.ndarray:
@@ -210,19 +219,15 @@ def _forstner(
     a11 = np.zeros(len(x))
     b0 = np.zeros(len(x))
     b1 = np.zeros(len(x))
-    span = range(-radius, radius + 1)
-    for i in span:
-        for j in span:
-            yy, xx = y + i, x + j
-            inside = (yy >= 0) & (yy < h) & (xx >= 0) & (xx < w)
-            gx, gy = _sobel(img, np.clip(xx, 0, w - 1), np.clip(yy, 0, h - 1))
-            wk = np.where(inside, wts[i + radius] * wts[j + radius], 0.0)
-            gxx, gxy, gyy = wk * (gx * gx), wk * (gx * gy), wk * (gy * gy)
-            a00 += gxx
-            a01 += gxy
-            a11 += gyy
-            b0 += gxx * j + gxy * i
-            b1 += gxy * j + gyy * i
+    for i, j, xx, yy, inside in _window(x, y, radius, h, w):
+        gx, gy = _sobel(img, xx, yy)
+        wk = np.where(inside, wts[i + radius] * wts[j + radius], 0.0)
+        gxx, gxy, gyy = wk * (gx * gx), wk * (gx * gy), wk * (gy * gy)
+        a00 += gxx
+        a01 += gxy
+        a11 += gyy
+        b0 += gxx * j + gxy * i
+        b1 += gxy * j + gyy * i
     lam = prior * 0.5 * (a00 + a11)
     move = lam > 0.0
     m00, m11 = a00 + lam, a11 + lam
