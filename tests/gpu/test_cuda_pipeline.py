@@ -112,6 +112,12 @@ def test_postprocess_validation():
         CudaPostprocess(nms_radius=-1, device="cpu")
     with pytest.raises(ValueError):
         CudaPostprocess(interpolation="nearest", device="cpu")
+    corner = CudaPostprocess(device="cpu", subpixel_method="forstner")
+    assert corner.needs_image and not post.needs_image
+    with pytest.raises(ValueError, match="needs the network input"):
+        corner.run(logits, torch.ones((1, 8, 4, 4)), (32, 32))
+    with pytest.raises(ValueError, match=r"image must be float32 \(B, 1, 8 Hc, 8 Wc\)"):
+        corner.run(logits, torch.ones((1, 8, 4, 4)), (32, 32), image=torch.zeros((1, 1, 32, 16)))
     out = post.run(logits, torch.ones((1, 8, 4, 4)), (32, 32))  # uniform heatmap 1/65 >= 0.015: ties everywhere
     assert len(out) == 1 and len(out[0]) > 0
 
