@@ -143,9 +143,7 @@ py::dict postprocess_grid_cpu(const py::object& logits_obj, const py::object& co
       throw std::invalid_argument("image must be (B, 1, 8 Hc, 8 Wc) with the logits' B, Hc, Wc");
     }
     image_ptr = static_cast<const float*>(image.data());
-  } else if (subpixel && p.subpixel_method == sp::SubpixelMethod::kForstner) {
-    throw std::invalid_argument("subpixel_method 'forstner' needs the image (B, 1, 8 Hc, 8 Wc)");
-  }
+  }  // none with kForstner: sp::postprocess_grid_cpu throws
   const sp::NmsSchedule sched = parse_schedule(schedule);
   const int64_t k = p.k_out(), c = p.channels, h = p.height(), w = p.width();
   py::array_t<float> heat({b, h, w});
@@ -248,7 +246,7 @@ void postprocess_cuda(uintptr_t logits, bool logits_f16, uintptr_t coarse, bool 
       descriptors == 0 || counts == 0 || error == 0) {
     throw std::invalid_argument("postprocess_cuda: null pointer");
   }
-  if (image == 0 && subpixel && p.subpixel_method == sp::SubpixelMethod::kForstner) {
+  if (image == 0 && p.needs_image()) {
     throw std::invalid_argument(
         "postprocess_cuda: subpixel_method 'forstner' needs the image (B, 1, 8 Hc, 8 Wc) float32");
   }

@@ -52,7 +52,7 @@ int postprocess_cuda(const void* logits, bool logits_f16, const void* coarse, bo
                      int32_t* counts, int32_t* error, void* stream) {
   check_postprocess_params(p);
   if (workspace_bytes < carve(p, nullptr, nullptr)) return static_cast<int>(cudaErrorInvalidValue);
-  if (p.subpixel && p.subpixel_method == SubpixelMethod::kForstner && image == nullptr) {
+  if (p.needs_image() && image == nullptr) {
     return static_cast<int>(cudaErrorInvalidValue);
   }
   Scratch s;

@@ -37,6 +37,8 @@ struct PostprocessParams {
   bool subpixel;    // refine keypoints (subpixel_grid.h) before the descriptors are sampled there
   SubpixelMethod subpixel_method;  // how (when subpixel)
 
+  // Whether the refinement reads the network input (SubpixelMethod::kForstner).
+  bool needs_image() const { return subpixel && subpixel_method == SubpixelMethod::kForstner; }
   int64_t height() const { return 8 * hc; }
   int64_t width() const { return 8 * wc; }
   DetectGridShape detect_shape() const {

@@ -37,7 +37,7 @@ int32_t postprocess_grid_cpu(const void* logits, bool logits_f16, const void* co
                              NmsSchedule schedule, float* heat, uint8_t* state, float* keypoints,
                              float* scores, float* descriptors, int32_t* counts) {
   check_postprocess_params(p);
-  if (p.subpixel && p.subpixel_method == SubpixelMethod::kForstner && image == nullptr) {
+  if (p.needs_image() && image == nullptr) {
     throw std::invalid_argument("postprocess: subpixel_method 'forstner' needs the image");
   }
   int32_t error = 0;

@@ -33,6 +33,10 @@ namespace sp {
 // "forstner").
 enum class SubpixelMethod : int32_t { kParabola = 0, kCentroid = 1, kCentroid5 = 2, kForstner = 3 };
 
+// The 5x5 centroid's half-width and largest offset (superpoint_rt.subpixel._CENTROID_WINDOWS).
+constexpr int kCentroid5Radius = 2;
+constexpr double kCentroid5Limit = 1.0;
+
 // superpoint_rt.subpixel.FORSTNER_RADIUS, FORSTNER_PRIOR, FORSTNER_LIMIT.
 constexpr int kForstnerRadius = 3;
 constexpr double kForstnerPrior = 0.5;
@@ -99,8 +103,8 @@ SP_HD inline int64_t clamp_index(int64_t v, int64_t n) {
 // region, neighbours clamped to it.
 SP_HD inline void sobel_at(const float* plane, int64_t u, int64_t v, int64_t width, int64_t valid_h,
                            int64_t valid_w, double* gx, double* gy) {
-  const int64_t xm = u - 1 < 0 ? 0 : u - 1, xp = u + 1 > valid_w - 1 ? valid_w - 1 : u + 1;
-  const int64_t ym = v - 1 < 0 ? 0 : v - 1, yp = v + 1 > valid_h - 1 ? valid_h - 1 : v + 1;
+  const int64_t xm = clamp_index(u - 1, valid_w), xp = clamp_index(u + 1, valid_w);
+  const int64_t ym = clamp_index(v - 1, valid_h), yp = clamp_index(v + 1, valid_h);
   const float* top = plane + ym * width;
   const float* mid = plane + v * width;
   const float* bot = plane + yp * width;
@@ -170,7 +174,8 @@ SP_HD inline void refine_keypoint(const float* heat, const float* image, float* 
   const float* row = heat + (b * height + y) * width;
   if (method == SubpixelMethod::kForstner) {
     double dx0, dy0, dx, dy;
-    centroid_offset(row, x, y, width, valid_h, valid_w, 2, 1.0, &dx0, &dy0);
+    centroid_offset(row, x, y, width, valid_h, valid_w, kCentroid5Radius, kCentroid5Limit, &dx0,
+                    &dy0);
     // the window is centred on the prior's pixel (half to even, as np.rint)
     const int64_t xc = clamp_index(x + (dx0 > 0.5 ? 1 : 0) - (dx0 < -0.5 ? 1 : 0), valid_w);
     const int64_t yc = clamp_index(y + (dy0 > 0.5 ? 1 : 0) - (dy0 < -0.5 ? 1 : 0), valid_h);
@@ -187,7 +192,8 @@ SP_HD inline void refine_keypoint(const float* heat, const float* image, float* 
   if (method == SubpixelMethod::kCentroid || method == SubpixelMethod::kCentroid5) {
     const bool wide = method == SubpixelMethod::kCentroid5;
     double dx, dy;
-    centroid_offset(row, x, y, width, valid_h, valid_w, wide ? 2 : 1, wide ? 1.0 : 0.5, &dx, &dy);
+    centroid_offset(row, x, y, width, valid_h, valid_w, wide ? kCentroid5Radius : 1,
+                    wide ? kCentroid5Limit : 0.5, &dx, &dy);
     kp[0] = static_cast<float>(static_cast<double>(x) + dx);
     kp[1] = static_cast<float>(static_cast<double>(y) + dy);
     return;
