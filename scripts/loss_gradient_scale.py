@@ -6,7 +6,8 @@ encoder (conv1a..conv4b) about as hard as the one it replaces. For a checkpoint 
 the L2 norm of the encoder gradient of the detector terms (``det + wdet``), of the hinge descriptor loss times the
 config's ``lambda_loss``, and of the softmax descriptor loss at each ``--temperatures`` (weight 1; divide to choose
 a weight). Training mode (batch statistics), FP32, one thread; the batches are the config's at ``--step``
-(rank 0 of 1, ``--pairs`` pairs).
+(rank 0 of 1, ``--pairs`` pairs). ``--shift`` adds the shift-equivariance term (weight 1) with the trainer's shift
+draws; the source images' shifted copies then join the batch as in training.
 
     python scripts/loss_gradient_scale.py --checkpoint train_runs/superpoint_v2h/checkpoints/last.pt \\
         --config configs/superpoint_v2h_desc4.yaml --batches 3 --json /tmp/scale.json
@@ -21,6 +22,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
@@ -29,8 +31,10 @@ from superpoint_rt.network import SuperPointNet
 from superpoint_rt.sysinfo import cpu_description
 from superpoint_rt.train.checkpoint import load_net_state
 from superpoint_rt.train.config import load_config
+from superpoint_rt.train.equivariance import draw_shifts, shift_consistency_loss, shift_images
 from superpoint_rt.train.losses import descriptor_loss, descriptor_softmax_loss, detector_loss
 from superpoint_rt.train.pairs import PairBatches
+from superpoint_rt.train.trainer import SHIFT_STREAM
 
 ENCODER = ("conv1a", "conv1b", "conv2a", "conv2b", "conv3a", "conv3b", "conv4a", "conv4b")
 
@@ -57,6 +61,7 @@ def main() -> int:
     ap.add_argument("--batches", type=int, default=3)
     ap.add_argument("--pairs", type=int, default=4)
     ap.add_argument("--temperatures", type=float, nargs="+", default=[0.05, 0.1, 0.2])
+    ap.add_argument("--shift", action="store_true", help="also the shift-equivariance term (weight 1)")
     ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args()
     torch.set_num_threads(1)
@@ -68,10 +73,14 @@ def main() -> int:
     for i in range(args.batches):
         b = data.batch(i)
         n = b["image"].shape[0]
-        logits, desc = net(torch.cat([b["image"], b["warped_image"]]))
+        views = [b["image"], b["warped_image"]]
+        if args.shift:
+            shifts = draw_shifts(np.random.default_rng([cfg.seed, args.step + i, 0, SHIFT_STREAM]), n)
+            views.append(shift_images(b["image"], shifts))
+        logits, desc = net(torch.cat(views))
         det = detector_loss(logits[:n], b["labels"], b["cell_valid"])
-        det = det + detector_loss(logits[n:], b["warped_labels"], b["warped_cell_valid"])
-        dargs = (desc[:n], desc[n:], b["homography"], b["warped_cell_valid"])
+        det = det + detector_loss(logits[n : 2 * n], b["warped_labels"], b["warped_cell_valid"])
+        dargs = (desc[:n], desc[n : 2 * n], b["homography"], b["warped_cell_valid"])
         hinge = descriptor_loss(*dargs, cfg.positive_margin, cfg.negative_margin, cfg.lambda_d)
         row: dict[str, Any] = {
             "detector": {"value": float(det.detach()), "grad_norm": encoder_grad_norm(det, params)},
@@ -84,6 +93,9 @@ def main() -> int:
         for t in args.temperatures:
             sm = descriptor_softmax_loss(*dargs, temperature=t)
             row[f"softmax_t{t:g}"] = {"value": float(sm.detach()), "grad_norm": encoder_grad_norm(sm, params)}
+        if args.shift:
+            sl = shift_consistency_loss(logits[:n], logits[2 * n :], shifts)
+            row["shift"] = {"value": float(sl.detach()), "grad_norm": encoder_grad_norm(sl, params)}
         rows.append(row)
         print(" | ".join(f"{k} {v['value']:.3f} grad {v['grad_norm']:.3f}" for k, v in row.items()), flush=True)
     if args.json:

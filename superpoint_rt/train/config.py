@@ -86,6 +86,9 @@ class TrainConfig:
         descriptor_loss: "hinge" (the paper's eq. 5, :func:`~superpoint_rt.train.losses.descriptor_loss`) or
             "softmax" (cross-entropy of the corresponding cell among all cells,
             :func:`~superpoint_rt.train.losses.descriptor_softmax_loss`, at ``softmax_temperature``).
+        lambda_shift: weight of the shift-equivariance term (SuperPoint stage; 0: off, one forward pass less): each
+            step also runs the source images shifted by a random (dx, dy) in {0..7}^2 and adds
+            ``lambda_shift * shift_consistency_loss`` (:mod:`superpoint_rt.train.equivariance`).
     """
 
     stage: str = "magicpoint"
@@ -114,6 +117,7 @@ class TrainConfig:
     negative_margin: float = 0.2
     descriptor_loss: str = "hinge"
     softmax_temperature: float = 0.1
+    lambda_shift: float = 0.0
     data: DataConfig = field(default_factory=DataConfig)
 
     def __post_init__(self) -> None:
@@ -125,6 +129,8 @@ class TrainConfig:
             raise ValueError(f"descriptor_loss must be one of {DESCRIPTOR_LOSSES}, got {self.descriptor_loss!r}")
         if not self.softmax_temperature > 0:
             raise ValueError(f"softmax_temperature must be > 0, got {self.softmax_temperature}")
+        if not self.lambda_shift >= 0:
+            raise ValueError(f"lambda_shift must be >= 0, got {self.lambda_shift}")
         if self.channels_last not in (True, False, "auto"):
             raise ValueError(f"channels_last must be true, false or auto, got {self.channels_last!r}")
         if self.data.height % 8 or self.data.width % 8:

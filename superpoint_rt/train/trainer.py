@@ -40,8 +40,11 @@ from superpoint_rt.train.checkpoint import (
     set_rng_state,
 )
 from superpoint_rt.train.config import TrainConfig, save_config, to_dict
+from superpoint_rt.train.equivariance import draw_shifts, shift_consistency_loss, shift_images
 from superpoint_rt.train.heatmap import detection_metrics, logits_to_heatmap
 from superpoint_rt.train.losses import descriptor_loss, descriptor_softmax_loss, detector_loss
+
+SHIFT_STREAM = 0x5F1F7  # seeds the per-step shift draws apart from every other random stream
 
 Batch = dict[str, torch.Tensor]
 
@@ -230,18 +233,32 @@ class Trainer:
             return loss, {"det": float(loss.detach())}
         wimg = self._to(batch["warped_image"], image=True)
         b = img.shape[0]
+        views = [img, wimg]
+        if c.lambda_shift > 0:  # the source images again, shifted by (dx, dy) drawn per step and rank
+            shifts = draw_shifts(np.random.default_rng([c.seed, self.step, self.rank, SHIFT_STREAM]), b)
+            views.append(shift_images(img, shifts))
         with self._autocast():
-            logits, desc = model(torch.cat([img, wimg]))
+            logits, desc = model(torch.cat(views))
         assert desc is not None
         det = detector_loss(logits[:b], self._to(batch["labels"]), self._to(batch["cell_valid"]))
-        wdet = detector_loss(logits[b:], self._to(batch["warped_labels"]), self._to(batch["warped_cell_valid"]))
-        pair = (desc[:b].float(), desc[b:].float(), self._to(batch["homography"]), self._to(batch["warped_cell_valid"]))
+        wdet = detector_loss(logits[b : 2 * b], self._to(batch["warped_labels"]), self._to(batch["warped_cell_valid"]))
+        pair = (
+            desc[:b].float(),
+            desc[b : 2 * b].float(),
+            self._to(batch["homography"]),
+            self._to(batch["warped_cell_valid"]),
+        )
         if c.descriptor_loss == "softmax":
             dl = descriptor_softmax_loss(*pair, c.softmax_temperature)
         else:
             dl = descriptor_loss(*pair, c.positive_margin, c.negative_margin, c.lambda_d)
         loss = det + wdet + c.lambda_loss * dl
-        return loss, {"det": float(det.detach()), "wdet": float(wdet.detach()), "desc": float(dl.detach())}
+        parts = {"det": float(det.detach()), "wdet": float(wdet.detach()), "desc": float(dl.detach())}
+        if c.lambda_shift > 0:
+            sl = shift_consistency_loss(logits[:b], logits[2 * b :], shifts)
+            loss = loss + c.lambda_shift * sl
+            parts["shift"] = float(sl.detach())
+        return loss, parts
 
     def train_step(self, batch: Batch) -> tuple[float, dict[str, float]]:
         self.model.train()

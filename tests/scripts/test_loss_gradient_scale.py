@@ -46,3 +46,8 @@ def test_cli_on_a_tiny_labelled_set(
         assert set(row) == {"detector", "hinge_weighted", "softmax_t0.1"}
         assert row["hinge_weighted"]["lambda_loss"] == 2.0
         assert all(np.isfinite(v["grad_norm"]) and v["grad_norm"] > 0 for v in row.values())
+    monkeypatch.setattr(sys, "argv", [*argv, "--pairs", "2", "--temperatures", "0.1", "--shift", "--json", str(out)])
+    assert mod.main() == 0
+    for row in json.loads(out.read_text())["batches"]:
+        assert set(row) == {"detector", "hinge_weighted", "softmax_t0.1", "shift"}
+        assert np.isfinite(row["shift"]["grad_norm"]) and row["shift"]["value"] >= 0
