@@ -1,0 +1,200 @@
+#!/usr/bin/env python
+"""How far SuperPoint's keypoints move when the image moves by whole pixels, and what averaging over shifts buys.
+
+A fully-convolutional detector with 8x8 cells answers a translation by a multiple of 8 exactly; any other shift
+changes the pixel's place inside its cell, and the keypoints need not follow the content. Two measurements:
+
+``measure``: crops of each photo's first image, shifted by ``--offsets`` whole pixels (no interpolation: the same
+pixels, read one place further), detected at the default options; a point at p in the unshifted crop should be at
+p - d in the crop shifted by d. Per offset: the median and RMS displacement of mutual nearest points within 2 px.
+
+``eval``: the evaluator (``superpoint-rt eval``'s protocol, ``--homography-trials``) with each level's heatmap
+averaged over the network's answers to the image shifted by ``--shifts`` (edge-padded, shifted back before the
+average); detection, sub-pixel refinement and the pyramid merge then run as usual; descriptors come from the
+unshifted pass. A test-time upper bound of what a shift-equivariant detector would gain, at ``len(shifts)`` times
+the network's cost. CPU engines only.
+
+    python scripts/shift_equivariance.py measure DATA --shifts 0,0 4,0 0,4 4,4 --json OUT.json
+    python scripts/shift_equivariance.py eval DATA --shifts 0,0 4,0 0,4 4,4 --kinds v --name NAME --json OUT.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from superpoint_rt import SuperPoint, ops
+from superpoint_rt.cpu_pipeline import CpuPipeline
+from superpoint_rt.eval.hpatches import list_sequences, load_sequence
+from superpoint_rt.eval.methods import SuperPointMethod
+from superpoint_rt.eval.runner import EvalConfig, evaluate, markdown_table, write_json
+from superpoint_rt.preprocess import pad_to_multiple
+from superpoint_rt.subpixel import refine_subpixel
+from superpoint_rt.sysinfo import cpu_description
+from superpoint_rt.types import Features
+
+OFFSETS = ((1, 0), (2, 0), (4, 0), (0, 4), (4, 4), (3, 5))
+
+
+def parse_shift(text: str) -> tuple[int, int]:
+    """``"dx,dy"`` -> (dx, dy), whole pixels in [0, 7]."""
+    try:
+        dx, dy = (int(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"a shift is dx,dy in whole pixels, got {text!r}") from None
+    if not (0 <= dx < 8 and 0 <= dy < 8):
+        raise argparse.ArgumentTypeError(f"shifts must be in [0, 7], got {text!r}")
+    return dx, dy
+
+
+def shift_averaged_heatmap(
+    pipe: CpuPipeline, gray: np.ndarray, shifts: Sequence[tuple[int, int]]
+) -> tuple[np.ndarray, np.ndarray]:
+    """(H, W) float32 gray -> ((H, W) heatmap averaged over ``shifts``, (256, Hc, Wc) coarse descriptors of the
+    first shift's pass). Shift (dx, dy) pads dy rows on top and dx columns on the left (edge values), runs the
+    engine and reads its heatmap back at [dy : dy + H, dx : dx + W]."""
+    h, w = gray.shape
+    heats = []
+    coarse = None
+    for dx, dy in shifts:
+        shifted = np.pad(gray, ((dy, 0), (dx, 0)), mode="edge")
+        logits, desc = pipe.engine.run(pad_to_multiple(shifted)[None, None])
+        heats.append(ops.heatmap(np.asarray(logits)[0])[dy : dy + h, dx : dx + w])
+        if coarse is None:
+            coarse = np.asarray(desc)[0]
+    assert coarse is not None
+    return np.ascontiguousarray(np.mean(heats, axis=0), dtype=np.float32), coarse
+
+
+def install_shift_average(sp: SuperPoint, shifts: Sequence[tuple[int, int]]) -> None:
+    """Make ``sp`` (a CPU-pipeline SuperPoint) detect on shift-averaged heatmaps, every pyramid level included."""
+    pipe = sp._pipeline
+    if not isinstance(pipe, CpuPipeline):
+        raise ValueError("shift averaging needs a CPU pipeline (backend onnxruntime, openvino or torch on CPU)")
+    if not shifts:
+        raise ValueError("give at least one shift")
+
+    def detect(grays: list[np.ndarray], t_pre: float) -> list[Features]:
+        out = []
+        o = pipe.options
+        for g in grays:
+            t0 = time.perf_counter()
+            heat, coarse = shift_averaged_heatmap(pipe, g, shifts)
+            kpts, scores = ops.detect(
+                heat, conf_threshold=o.conf_threshold, nms_radius=o.nms_radius, border=o.border,
+                max_keypoints=o.max_keypoints,
+            )  # fmt: skip
+            if o.subpixel and len(kpts):
+                kpts = refine_subpixel(heat, kpts, o.subpixel_method, g)
+            desc = ops.sample_descriptors(coarse, kpts, interpolation=o.interpolation, convention=str(o.convention))
+            f = Features(kpts, scores, desc, g.shape)
+            f.timings = {"preprocess": t_pre, "network": time.perf_counter() - t0, "postprocess": 0.0}
+            out.append(f)
+        return out
+
+    pipe._detect = detect  # type: ignore[method-assign]
+
+
+def displacement(reference: np.ndarray, moved: np.ndarray, radius: float = 2.0) -> np.ndarray:
+    """(M, 2) vectors ``moved[j] - reference[i]`` of the mutual nearest pairs closer than ``radius`` (both (N, 2)
+    x,y in one frame)."""
+    if len(reference) == 0 or len(moved) == 0:
+        return np.zeros((0, 2))
+    d = np.linalg.norm(reference[:, None] - moved[None], axis=2)
+    i = d.argmin(axis=1)
+    j = d.argmin(axis=0)
+    ok = (j[i] == np.arange(len(reference))) & (d[np.arange(len(reference)), i] < radius)
+    return moved[i[ok]] - reference[ok]
+
+
+def measure(sp: SuperPoint, images: Sequence[np.ndarray], offsets: Sequence[tuple[int, int]]) -> dict[str, Any]:
+    """Per offset d: the displacement of the keypoints of crop ``image[dy:, dx:]`` against crop ``image[0:, 0:]``
+    (both (H - 8) x (W - 8), rounded down to multiples of 8), in the image's frame."""
+    per: dict[tuple[int, int], list[np.ndarray]] = {d: [] for d in offsets}
+    for img in images:
+        h, w = (img.shape[0] - 8) // 8 * 8, (img.shape[1] - 8) // 8 * 8
+        if h < 16 or w < 16:
+            raise ValueError(f"image {img.shape} too small to crop and shift")
+        base = sp(np.ascontiguousarray(img[:h, :w])).keypoints.astype(np.float64)
+        for dx, dy in offsets:
+            kp = sp(np.ascontiguousarray(img[dy : dy + h, dx : dx + w])).keypoints.astype(np.float64)
+            per[(dx, dy)].append(displacement(base, kp + np.array([dx, dy], np.float64)))
+    rows = []
+    for (dx, dy), parts in per.items():
+        r = np.concatenate(parts) if parts else np.zeros((0, 2))
+        n = np.linalg.norm(r, axis=1)
+        rows.append({
+            "offset": [dx, dy], "points": len(r),
+            "median_px": float(np.median(n)) if len(n) else None,
+            "rms_px": float(np.sqrt(np.mean(n**2))) if len(n) else None,
+            "mean_xy": r.mean(axis=0).tolist() if len(r) else None,
+        })  # fmt: skip
+    return {"offsets": rows}
+
+
+def _first_images(data: str, count: int) -> list[np.ndarray]:
+    seqs = list_sequences(data, "v")[:count]
+    if not seqs:
+        raise ValueError(f"no viewpoint sequences in {data}")
+    return [load_sequence(s).images[0] for s in seqs]
+
+
+def _model(args: argparse.Namespace, **kw: Any) -> SuperPoint:
+    opts: dict[str, Any] = dict(backend=args.backend, precision="fp32", num_threads=1, **kw)
+    if args.weights:
+        opts["weights"] = args.weights
+    return SuperPoint(**opts)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("mode", choices=["measure", "eval"])
+    ap.add_argument("data", help="a benchmark folder (HPatches layout)")
+    ap.add_argument("--shifts", type=parse_shift, nargs="+", default=[(0, 0)], help="dx,dy ... (default 0,0)")
+    ap.add_argument("--weights", default=None)
+    ap.add_argument("--backend", default="onnxruntime")
+    ap.add_argument("--json", type=Path, default=None)
+    ap.add_argument("--images", type=int, default=6, help="measure: first images of this many viewpoint sequences")
+    ap.add_argument("--offsets", type=parse_shift, nargs="+", default=list(OFFSETS), help="measure: dx,dy ...")
+    ap.add_argument("--name", default=None, help="eval: the method's name")
+    ap.add_argument("--kinds", default="iv", choices=["iv", "i", "v"])
+    ap.add_argument("--scales", type=float, nargs="+", default=[1.0])
+    ap.add_argument("--homography-trials", type=int, default=10)
+    ap.add_argument("--max-sequences", type=int, default=None)
+    args = ap.parse_args(argv)
+    shifts = list(args.shifts)
+    doc: dict[str, Any] = {"shifts": [list(s) for s in shifts], "weights": args.weights, "cpu": cpu_description()}
+    if args.mode == "measure":
+        sp = _model(args, max_keypoints=1000)
+        install_shift_average(sp, shifts)
+        images = _first_images(args.data, args.images)
+        doc.update(data=args.data, images=args.images, **measure(sp, images, args.offsets))
+        for r in doc["offsets"]:
+            print(f"offset {r['offset']}: {r['points']} points, median {r['median_px']:.3f}, rms {r['rms_px']:.3f} px")
+        if args.json:
+            args.json.parent.mkdir(parents=True, exist_ok=True)
+            args.json.write_text(json.dumps(doc, indent=1) + "\n")
+        return 0
+    name = args.name or f"superpoint shift-averaged x{len(shifts)}"
+    kw: dict[str, Any] = {"weights": args.weights} if args.weights else {}
+    method = SuperPointMethod(
+        name=name, backend=args.backend, precision="fp32", num_threads=1, scales=tuple(args.scales), **kw
+    )
+    install_shift_average(method.model, shifts)
+    cfg = EvalConfig(homography_trials=args.homography_trials, kinds=args.kinds, max_sequences=args.max_sequences)
+    result = evaluate(args.data, method, cfg, progress=False)
+    print(markdown_table([result]))
+    if args.json:
+        write_json([result], args.json)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,83 @@
+"""scripts/shift_equivariance.py: exact equivariance when all 64 phases are averaged, hand-worked displacements, the
+single-shift path equal to the plain pipeline, and one run of each mode on a generated benchmark."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from rectangles import rectangles_benchmark
+from script_loader import load_script
+
+from superpoint_rt import SuperPoint
+
+ALL_PHASES = [(dx, dy) for dy in range(8) for dx in range(8)]
+
+
+def _photo(astronaut: np.ndarray) -> np.ndarray:
+    gray = cv2.cvtColor(astronaut, cv2.COLOR_BGR2GRAY)
+    return np.ascontiguousarray(cv2.resize(gray, (216, 184), interpolation=cv2.INTER_AREA))
+
+
+def test_parse_shift_and_displacement_by_hand() -> None:
+    mod = load_script("shift_equivariance")
+    assert mod.parse_shift("3,5") == (3, 5)
+    for bad in ("8,0", "1", "a,b", "-1,0"):
+        with pytest.raises(argparse.ArgumentTypeError):
+            mod.parse_shift(bad)
+    ref = np.array([[0.0, 0.0], [10.0, 10.0], [20.0, 20.0]])
+    moved = np.array([[0.5, 0.0], [10.0, 11.5], [50.0, 50.0]])
+    np.testing.assert_allclose(mod.displacement(ref, moved), [[0.5, 0.0], [0.0, 1.5]])
+    np.testing.assert_allclose(mod.displacement(ref, moved, radius=1.0), [[0.5, 0.0]])
+    assert mod.displacement(ref, moved[:0]).shape == (0, 2)
+
+
+def test_averaging_all_64_phases_is_exactly_shift_equivariant(astronaut: np.ndarray) -> None:
+    """Crop B is crop A moved by t = (3, 5): with every phase averaged, B's heatmap is A's moved by t away from the
+    borders (float rounding aside); one pass alone is not (the finding the script measures)."""
+    mod = load_script("shift_equivariance")
+    sp = SuperPoint(backend="onnxruntime", precision="fp32", num_threads=1)
+    img = _photo(astronaut).astype(np.float32) / 255.0
+    tx, ty = 3, 5
+    a, b = img[:176, :208], img[ty : ty + 176, tx : tx + 208]  # b(x, y) = a(x + t)
+    m = 48
+    for shifts, equal in ((ALL_PHASES, True), ([(0, 0)], False)):
+        ha, _ = mod.shift_averaged_heatmap(sp._pipeline, np.ascontiguousarray(a), shifts)
+        hb, _ = mod.shift_averaged_heatmap(sp._pipeline, np.ascontiguousarray(b), shifts)
+        diff = np.abs(ha[m + ty : 176 - m, m + tx : 208 - m] - hb[m : 176 - m - ty, m : 208 - m - tx]).max()
+        assert (diff < 1e-5) if equal else (diff > 1e-3), diff
+
+
+def test_one_unshifted_pass_is_the_plain_pipeline(astronaut: np.ndarray) -> None:
+    mod = load_script("shift_equivariance")
+    img = _photo(astronaut)
+    for scales in ((1.0,), (1.0, 0.71)):
+        plain = SuperPoint(backend="onnxruntime", precision="fp32", num_threads=1, scales=scales)(img)
+        sp = SuperPoint(backend="onnxruntime", precision="fp32", num_threads=1, scales=scales)
+        mod.install_shift_average(sp, [(0, 0)])
+        got = sp(img)
+        np.testing.assert_array_equal(got.keypoints, plain.keypoints)
+        np.testing.assert_array_equal(got.scores, plain.scores)
+        np.testing.assert_array_equal(got.descriptors, plain.descriptors)
+    with pytest.raises(ValueError, match="at least one shift"):
+        mod.install_shift_average(sp, [])
+
+
+def test_measure_and_eval_runs(tmp_path: Path) -> None:
+    mod = load_script("shift_equivariance")
+    bench = rectangles_benchmark(tmp_path, photo_seed=1, bench_seed=2)
+    out = tmp_path / "m.json"
+    assert mod.main(["measure", str(bench), "--images", "1", "--offsets", "1,0", "0,0", "--json", str(out)]) == 0
+    doc = json.loads(out.read_text())
+    assert [r["offset"] for r in doc["offsets"]] == [[1, 0], [0, 0]] and doc["shifts"] == [[0, 0]]
+    assert doc["offsets"][1]["median_px"] == 0.0 and doc["offsets"][1]["points"] > 10  # no shift, no motion
+    assert doc["offsets"][0]["points"] > 10
+    ev = tmp_path / "e.json"
+    argv = ["eval", str(bench), "--shifts", "0,0", "4,4", "--kinds", "v", "--homography-trials", "2", "--name", "sa"]
+    assert mod.main([*argv, "--json", str(ev)]) == 0
+    r = json.loads(ev.read_text())["results"][0]
+    assert r["method"] == "sa" and r["summary"]["all"]["pairs"] == 5
