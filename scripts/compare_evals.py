@@ -1,11 +1,11 @@
 #!/usr/bin/env python
 """Is B better than A beyond noise? A paired comparison of two ``superpoint-rt eval --json`` runs on the same pairs.
 
-    python scripts/compare_evals.py A.json B.json [--method-a 0] [--method-b 0] [--eps 3] [--auc-eps 5] \
+    python scripts/compare_evals.py A.json B.json [--method-a 0] [--method-b 0] [--eps 3] [--auc-eps 5] [--kinds v] \
         [--resample sequences|pairs] [--json out.json]
 
-Both files must hold the same benchmark (the same sequence/pair list). For homography accuracy at each ε the pairs
-are matched one to one: ``a_only`` pairs only A gets right, ``b_only`` only B; the exact two-sided McNemar test
+Both files must hold the same benchmark (the same sequence/pair list, after ``--kinds`` keeps only i or v pairs).
+For homography accuracy at each ε the pairs are matched one to one: ``a_only`` pairs only A gets right, ``b_only`` only B; the exact two-sided McNemar test
 (binomial on the discordant pairs) gives the p-value that the two are equally accurate. For the per-pair continuous
 metrics (repeatability, NN mAP, matching score, localisation error, and each pair's share of the homography AUC at
 ``--auc-eps`` px, ``max(0, 1 - corner error / T)``, smoother than accuracy at one ε) the mean difference B - A gets
@@ -187,6 +187,10 @@ def main(argv: list[str] | None = None) -> int:
         "--resample", choices=("sequences", "pairs"), default="sequences",
         help="bootstrap unit: whole sequences (default; their pairs share a photo) or single pairs",
     )  # fmt: skip
+    ap.add_argument(
+        "--kinds", choices=("iv", "i", "v"), default="iv",
+        help="compare only these pairs of both runs (e.g. v: a full run against a viewpoint-only one)",
+    )  # fmt: skip
     ap.add_argument("--json", type=Path, help="write the comparison here")
     args = ap.parse_args(argv)
     if not args.auc_eps > 0:
@@ -194,9 +198,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         name_a, a = _pairs(args.a, args.method_a)
         name_b, b = _pairs(args.b, args.method_b)
+        a = {k: p for k, p in a.items() if p["kind"] in args.kinds}
+        b = {k: p for k, p in b.items() if p["kind"] in args.kinds}
         doc: dict[str, Any] = {"a": f"{name_a} ({args.a.name})", "b": f"{name_b} ({args.b.name})"}
         doc["auc_eps"] = args.auc_eps
         doc["resample"] = args.resample
+        doc["kinds"] = args.kinds
         for kind, sel in (("all", "iv"), ("i", "i"), ("v", "v")):
             doc[kind] = compare(a, b, args.eps, sel, args.auc_eps, args.resample)
     except (OSError, KeyError, ValueError, json.JSONDecodeError) as e:

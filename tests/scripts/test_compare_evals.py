@@ -161,3 +161,17 @@ def test_cli_by_sequences_by_hand(tmp_path: Path) -> None:
     assert rep["diff"] == pytest.approx(0.05) and rep["ci95"] == [0.0, 0.1] and not rep["beyond_noise"]
     h = doc["all"]["homography"]["3"]  # B loses the second sequence's 5 pairs: McNemar p = 2/32 (noise either way)
     assert (h["a_only"], h["b_only"]) == (5, 0) and h["ci95"] == [-1.0, 0.0] and not h["beyond_noise"]
+
+
+def test_kinds_compares_the_viewpoint_pairs_of_a_full_run_with_a_viewpoint_only_run(tmp_path: Path) -> None:
+    m = _load()
+    full = _eval(tmp_path / "full.json", [1.0] * 5 + [2.0] * 5, [0.5] * 10, "vvvvviiiii")
+    vonly = _eval(tmp_path / "v.json", [1.0, 1.0, 9.0, 1.0, 1.0], [0.7] * 5, "vvvvv")
+    assert m.main([str(full), str(vonly)]) == 2  # different pairs
+    out = tmp_path / "cmp.json"
+    assert m.main([str(full), str(vonly), "--kinds", "v", "--resample", "pairs", "--json", str(out)]) == 0
+    doc = json.loads(out.read_text())
+    assert doc["kinds"] == "v" and doc["all"]["pairs"] == 5 and doc["i"]["pairs"] == 0
+    h = doc["v"]["homography"]["3"]
+    assert (h["a_only"], h["b_only"]) == (1, 0)
+    assert doc["v"]["continuous"]["repeatability"]["diff"] == pytest.approx(0.2)
