@@ -5,13 +5,13 @@
         [--resample sequences|pairs] [--json out.json]
 
 Both files must hold the same benchmark (the same sequence/pair list, after ``--kinds`` keeps only i or v pairs).
-For homography accuracy at each ε the pairs are matched one to one: ``a_only`` pairs only A gets right, ``b_only`` only B; the exact two-sided McNemar test
-(binomial on the discordant pairs) gives the p-value that the two are equally accurate. For the per-pair continuous
-metrics (repeatability, NN mAP, matching score, localisation error, and each pair's share of the homography AUC at
-``--auc-eps`` px, ``max(0, 1 - corner error / T)``, smoother than accuracy at one ε) the mean difference B - A gets
-a paired bootstrap 95% interval (A's and B's values of a pair resampled together, fixed seed). Runs made with
-``--homography-trials N`` (both, same N) also get ``homography_trials@eps``: each pair's share of its N RANSAC runs
-within eps, compared like the continuous metrics.
+For homography accuracy at each ε the pairs are matched one to one: ``a_only`` pairs only A gets right, ``b_only``
+only B; the exact two-sided McNemar test (binomial on the discordant pairs) gives the p-value that the two are
+equally accurate. For the per-pair continuous metrics (repeatability, NN mAP, matching score, localisation error,
+and each pair's share of the homography AUC at ``--auc-eps`` px, ``max(0, 1 - corner error / T)``, smoother than
+accuracy at one ε) the mean difference B - A gets a paired bootstrap 95% interval (A's and B's values of a pair
+resampled together, fixed seed). Runs made with ``--homography-trials N`` (both, same N) also get
+``homography_trials@eps``: each pair's share of its N RANSAC runs within eps, compared like the continuous metrics.
 
 What is resampled (``--resample``): ``sequences`` (the default) draws whole sequences with all their pairs, because
 the pairs of one sequence share a source photo and their differences are correlated: treating them as independent
