@@ -128,6 +128,8 @@ def test_shipped_configs_load_and_chain_as_documented() -> None:
     assert (photos.data.image_dir, photos.data.label_dir) == ("train_data/crops_photos", "train_runs/adapt_photos")
     assert photos.data.homography == v4.data.homography and photos.batch_size == v4.batch_size == 4
     assert photos.lr_at(12188) == 3e-5 and photos.lr_at(12189) == 1e-4 and photos.lr_at(14000) == 3e-5
+    recipe_l, recipe_i = loaded["superpoint_v2l_shift"], loaded["superpoint_v2i_softmax"]  # L = I + the shift term
+    assert recipe_l.lambda_shift == 10.0 and dataclasses.replace(recipe_l, lambda_shift=0.0) == recipe_i
 
 
 def test_config_base_merges_and_rejects_cycles(tmp_path: Path) -> None:
