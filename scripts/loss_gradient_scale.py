@@ -22,7 +22,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
@@ -31,10 +30,9 @@ from superpoint_rt.network import SuperPointNet
 from superpoint_rt.sysinfo import cpu_description
 from superpoint_rt.train.checkpoint import load_net_state
 from superpoint_rt.train.config import load_config
-from superpoint_rt.train.equivariance import draw_shifts, shift_consistency_loss, shift_images
+from superpoint_rt.train.equivariance import shift_consistency_loss, shift_images, step_shifts
 from superpoint_rt.train.losses import descriptor_loss, descriptor_softmax_loss, detector_loss
 from superpoint_rt.train.pairs import PairBatches
-from superpoint_rt.train.trainer import SHIFT_STREAM
 
 ENCODER = ("conv1a", "conv1b", "conv2a", "conv2b", "conv3a", "conv3b", "conv4a", "conv4b")
 
@@ -75,7 +73,7 @@ def main() -> int:
         n = b["image"].shape[0]
         views = [b["image"], b["warped_image"]]
         if args.shift:
-            shifts = draw_shifts(np.random.default_rng([cfg.seed, args.step + i, 0, SHIFT_STREAM]), n)
+            shifts = step_shifts(cfg.seed, args.step + i, 0, n)
             views.append(shift_images(b["image"], shifts))
         logits, desc = net(torch.cat(views))
         det = detector_loss(logits[:n], b["labels"], b["cell_valid"])

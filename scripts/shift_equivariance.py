@@ -36,7 +36,6 @@ from superpoint_rt.eval.hpatches import list_sequences, load_sequence
 from superpoint_rt.eval.methods import SuperPointMethod
 from superpoint_rt.eval.runner import EvalConfig, evaluate, markdown_table, write_json
 from superpoint_rt.preprocess import pad_to_multiple
-from superpoint_rt.subpixel import refine_subpixel
 from superpoint_rt.sysinfo import cpu_description
 from superpoint_rt.types import Features
 
@@ -83,18 +82,10 @@ def install_shift_average(sp: SuperPoint, shifts: Sequence[tuple[int, int]]) -> 
 
     def detect(grays: list[np.ndarray], t_pre: float) -> list[Features]:
         out = []
-        o = pipe.options
         for g in grays:
             t0 = time.perf_counter()
             heat, coarse = shift_averaged_heatmap(pipe, g, shifts)
-            kpts, scores = ops.detect(
-                heat, conf_threshold=o.conf_threshold, nms_radius=o.nms_radius, border=o.border,
-                max_keypoints=o.max_keypoints,
-            )  # fmt: skip
-            if o.subpixel and len(kpts):
-                kpts = refine_subpixel(heat, kpts, o.subpixel_method, g)
-            desc = ops.sample_descriptors(coarse, kpts, interpolation=o.interpolation, convention=str(o.convention))
-            f = Features(kpts, scores, desc, g.shape)
+            f = pipe.features_from_heatmap(heat, coarse, g)
             f.timings = {"preprocess": t_pre, "network": time.perf_counter() - t0, "postprocess": 0.0}
             out.append(f)
         return out

@@ -108,11 +108,16 @@ class CpuPipeline:
     ) -> Features:
         """(65, Hc, Wc) logits + (256, Hc, Wc) coarse descriptors -> Features for an image of ``size`` (H, W);
         ``image``: the (H, W) gray network input, which ``subpixel_method="forstner"`` reads (None: not available)."""
-        o = self.options
         h, w = size
         heat = ops.heatmap(logits)
         if heat.shape != (h, w):
             heat = np.ascontiguousarray(heat[:h, :w])
+        return self.features_from_heatmap(heat, coarse, image)
+
+    def features_from_heatmap(self, heat: np.ndarray, coarse: np.ndarray, image: np.ndarray | None = None) -> Features:
+        """(H, W) float32 heatmap + (256, Hc, Wc) coarse descriptors -> Features: threshold + NMS + border + top-k,
+        optional sub-pixel refinement (``image``: the (H, W) gray input, for ``forstner``), descriptor sampling."""
+        o = self.options
         kpts, scores = ops.detect(
             heat,
             conf_threshold=o.conf_threshold,
@@ -123,6 +128,7 @@ class CpuPipeline:
         if o.subpixel and len(kpts):
             kpts = refine_subpixel(heat, kpts, o.subpixel_method, image)
         desc = ops.sample_descriptors(coarse, kpts, interpolation=o.interpolation, convention=str(o.convention))
+        h, w = heat.shape
         return Features(kpts, scores, desc, (h, w))
 
 

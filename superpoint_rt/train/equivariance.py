@@ -20,12 +20,20 @@ from superpoint_rt.train.heatmap import logits_to_heatmap
 
 #: pixels left out at every border of the compared region (padding and the network's border effects)
 SHIFT_MARGIN = 8
+#: seeds the trainer's per-step shift draws apart from every other random stream
+SHIFT_STREAM = 0x5F1F7
 
 
 def draw_shifts(rng: np.random.Generator, n: int) -> np.ndarray:
     """(n, 2) int64 shifts (dx, dy), uniform over {0..7}^2 without (0, 0) (a multiple of 8 is equivariant already)."""
     k = rng.integers(1, CELL * CELL, size=n)
     return np.stack([k % CELL, k // CELL], axis=1).astype(np.int64)
+
+
+def step_shifts(seed: int, step: int, rank: int, n: int) -> np.ndarray:
+    """The trainer's (n, 2) shifts for training ``step`` on process ``rank``: :func:`draw_shifts` from a generator
+    seeded by ``(seed, step, rank, SHIFT_STREAM)``, so a resumed run draws the same ones."""
+    return draw_shifts(np.random.default_rng([seed, step, rank, SHIFT_STREAM]), n)
 
 
 def _check_shifts(shifts: np.ndarray, batch: int) -> np.ndarray:

@@ -40,11 +40,9 @@ from superpoint_rt.train.checkpoint import (
     set_rng_state,
 )
 from superpoint_rt.train.config import TrainConfig, save_config, to_dict
-from superpoint_rt.train.equivariance import draw_shifts, shift_consistency_loss, shift_images
+from superpoint_rt.train.equivariance import shift_consistency_loss, shift_images, step_shifts
 from superpoint_rt.train.heatmap import detection_metrics, logits_to_heatmap
 from superpoint_rt.train.losses import descriptor_loss, descriptor_softmax_loss, detector_loss
-
-SHIFT_STREAM = 0x5F1F7  # seeds the per-step shift draws apart from every other random stream
 
 Batch = dict[str, torch.Tensor]
 
@@ -235,7 +233,7 @@ class Trainer:
         b = img.shape[0]
         views = [img, wimg]
         if c.lambda_shift > 0:  # the source images again, shifted by (dx, dy) drawn per step and rank
-            shifts = draw_shifts(np.random.default_rng([c.seed, self.step, self.rank, SHIFT_STREAM]), b)
+            shifts = step_shifts(c.seed, self.step, self.rank, b)
             views.append(shift_images(img, shifts))
         with self._autocast():
             logits, desc = model(torch.cat(views))

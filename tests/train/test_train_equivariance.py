@@ -104,7 +104,7 @@ def test_lambda_shift_adds_the_shift_term_on_the_source_images(
     step's draw; the loss adds it at ``lambda_shift``; without it the other parts are unchanged."""
     import numpy.random as npr
 
-    from superpoint_rt.train.trainer import SHIFT_STREAM
+    from superpoint_rt.train.equivariance import SHIFT_STREAM
 
     data = labelled_images(tmp_path, 2, seed=1, size=(40, 48))
     batch = PairBatches(data, 2, seed=0).batch(0)
