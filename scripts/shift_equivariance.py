@@ -8,6 +8,12 @@ changes the pixel's place inside its cell, and the keypoints need not follow the
 pixels, read one place further), detected at the default options; a point at p in the unshifted crop should be at
 p - d in the crop shifted by d. Per offset: the median and RMS displacement of mutual nearest points within 2 px.
 
+``phase-bias``: is the error of ``measure`` a fixed function of where a point sits in its 8x8 cell? Fits a bias
+b(phase) (64 places x 2 components, mean zero) by least squares to the pairs of ``--fit-data`` (displacement =
+b(phase in the moved crop) - b(phase in the reference crop)) and reports the displacement before and after removing
+it, on the fitting images and on DATA. A large drop would make a free lookup-table correction; a small one says the
+error depends on the content, not on the phase.
+
 ``eval``: the evaluator (``superpoint-rt eval``'s protocol, ``--homography-trials``) with each level's heatmap
 averaged over the network's answers to the image shifted by ``--shifts`` (edge-padded, shifted back before the
 average); detection, sub-pixel refinement and the pyramid merge then run as usual; descriptors come from the
@@ -15,6 +21,7 @@ unshifted pass. A test-time upper bound of what a shift-equivariant detector wou
 the network's cost. CPU engines only.
 
     python scripts/shift_equivariance.py measure DATA --shifts 0,0 4,0 0,4 4,4 --json OUT.json
+    python scripts/shift_equivariance.py phase-bias DATA --fit-data FIT_DATA --images 12 --json OUT.json
     python scripts/shift_equivariance.py eval DATA --shifts 0,0 4,0 0,4 4,4 --kinds v --name NAME --json OUT.json
 """
 
@@ -93,21 +100,38 @@ def install_shift_average(sp: SuperPoint, shifts: Sequence[tuple[int, int]]) -> 
     pipe._detect = detect  # type: ignore[method-assign]
 
 
-def displacement(reference: np.ndarray, moved: np.ndarray, radius: float = 2.0) -> np.ndarray:
-    """(M, 2) vectors ``moved[j] - reference[i]`` of the mutual nearest pairs closer than ``radius`` (both (N, 2)
-    x,y in one frame)."""
+def mutual_pairs(reference: np.ndarray, moved: np.ndarray, radius: float = 2.0) -> tuple[np.ndarray, np.ndarray]:
+    """Indices (i_ref, i_moved) of the mutual nearest points closer than ``radius`` (both (N, 2) x,y, one frame)."""
     if len(reference) == 0 or len(moved) == 0:
-        return np.zeros((0, 2))
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
     d = np.linalg.norm(reference[:, None] - moved[None], axis=2)
     i = d.argmin(axis=1)
     j = d.argmin(axis=0)
     ok = (j[i] == np.arange(len(reference))) & (d[np.arange(len(reference)), i] < radius)
-    return moved[i[ok]] - reference[ok]
+    return np.flatnonzero(ok), i[ok]
 
 
-def measure(sp: SuperPoint, images: Sequence[np.ndarray], offsets: Sequence[tuple[int, int]]) -> dict[str, Any]:
-    """Per offset d: the displacement of the keypoints of crop ``image[dy:, dx:]`` against crop ``image[0:, 0:]``
-    (both (H - 8) x (W - 8), rounded down to multiples of 8), in the image's frame."""
+def displacement(reference: np.ndarray, moved: np.ndarray, radius: float = 2.0) -> np.ndarray:
+    """(M, 2) vectors ``moved[j] - reference[i]`` of the mutual nearest pairs closer than ``radius`` (both (N, 2)
+    x,y in one frame)."""
+    i, j = mutual_pairs(reference, moved, radius)
+    return moved[j] - reference[i] if len(i) else np.zeros((0, 2))
+
+
+def cell_phase(points: np.ndarray) -> np.ndarray:
+    """(N, 2) x,y (pixel centres at integers, cells starting at 0) -> (N,) int: the nearest pixel's place in its
+    8x8 cell, ``8 * (round(y) mod 8) + (round(x) mod 8)``."""
+    p = np.mod(np.rint(points).astype(np.int64), 8)
+    return p[:, 1] * 8 + p[:, 0]
+
+
+def shift_pairs(
+    sp: SuperPoint, images: Sequence[np.ndarray], offsets: Sequence[tuple[int, int]]
+) -> dict[tuple[int, int], np.ndarray]:
+    """Per offset d = (dx, dy): (M, 4) rows ``[phase_ref, phase_moved, rx, ry]`` of the mutual nearest points of
+    crop ``image[0:, 0:]`` and crop ``image[dy:, dx:]`` (both (H - 8) x (W - 8), rounded down to multiples of 8):
+    each point's :func:`cell_phase` in its own crop and the displacement r (image frame; 0 for an equivariant
+    detector)."""
     per: dict[tuple[int, int], list[np.ndarray]] = {d: [] for d in offsets}
     for img in images:
         h, w = (img.shape[0] - 8) // 8 * 8, (img.shape[1] - 8) // 8 * 8
@@ -116,18 +140,60 @@ def measure(sp: SuperPoint, images: Sequence[np.ndarray], offsets: Sequence[tupl
         base = sp(np.ascontiguousarray(img[:h, :w])).keypoints.astype(np.float64)
         for dx, dy in offsets:
             kp = sp(np.ascontiguousarray(img[dy : dy + h, dx : dx + w])).keypoints.astype(np.float64)
-            per[(dx, dy)].append(displacement(base, kp + np.array([dx, dy], np.float64)))
+            moved = kp + np.array([dx, dy], np.float64)
+            i, j = mutual_pairs(base, moved)
+            rows = np.column_stack([cell_phase(base[i]), cell_phase(kp[j]), moved[j] - base[i]])
+            per[(dx, dy)].append(rows.reshape(-1, 4))
+    return {d: np.concatenate(parts) if parts else np.zeros((0, 4)) for d, parts in per.items()}
+
+
+def _spread(r: np.ndarray) -> dict[str, Any]:
+    n = np.linalg.norm(r, axis=1)
+    return {
+        "points": len(r),
+        "median_px": float(np.median(n)) if len(n) else None,
+        "rms_px": float(np.sqrt(np.mean(n**2))) if len(n) else None,
+    }
+
+
+def measure(sp: SuperPoint, images: Sequence[np.ndarray], offsets: Sequence[tuple[int, int]]) -> dict[str, Any]:
+    """Per offset d: the displacement of the keypoints of crop ``image[dy:, dx:]`` against crop ``image[0:, 0:]``
+    (:func:`shift_pairs`), in the image's frame."""
     rows = []
-    for (dx, dy), parts in per.items():
-        r = np.concatenate(parts) if parts else np.zeros((0, 2))
-        n = np.linalg.norm(r, axis=1)
-        rows.append({
-            "offset": [dx, dy], "points": len(r),
-            "median_px": float(np.median(n)) if len(n) else None,
-            "rms_px": float(np.sqrt(np.mean(n**2))) if len(n) else None,
-            "mean_xy": r.mean(axis=0).tolist() if len(r) else None,
-        })  # fmt: skip
+    for (dx, dy), pairs in shift_pairs(sp, images, offsets).items():
+        r = pairs[:, 2:4]
+        rows.append({"offset": [dx, dy], **_spread(r), "mean_xy": r.mean(axis=0).tolist() if len(r) else None})
     return {"offsets": rows}
+
+
+def fit_phase_bias(pairs: np.ndarray) -> np.ndarray:
+    """(M, 4) :func:`shift_pairs` rows -> (64, 2) bias b per cell phase (x, y components, each of mean zero) that
+    best explains ``r = b[phase_moved] - b[phase_ref]`` in least squares."""
+    if pairs.ndim != 2 or pairs.shape[1] != 4 or len(pairs) == 0:
+        raise ValueError(f"pairs must be (M>0, 4) rows, got {pairs.shape}")
+    m = len(pairs)
+    a = np.zeros((m + 1, 64))
+    np.add.at(a, (np.arange(m), pairs[:, 1].astype(np.int64)), 1.0)
+    np.add.at(a, (np.arange(m), pairs[:, 0].astype(np.int64)), -1.0)
+    a[m] = 1.0  # gauge: only differences are observable
+    rhs = np.vstack([pairs[:, 2:4], np.zeros((1, 2))])
+    return np.linalg.lstsq(a, rhs, rcond=None)[0]
+
+
+def remove_phase_bias(pairs: np.ndarray, bias: np.ndarray) -> np.ndarray:
+    """(M, 4) rows, (64, 2) bias -> (M, 2) displacements left once each point is corrected by its phase's bias."""
+    return pairs[:, 2:4] - (bias[pairs[:, 1].astype(np.int64)] - bias[pairs[:, 0].astype(np.int64)])
+
+
+def phase_bias_report(fit_pairs: np.ndarray, test_pairs: np.ndarray) -> dict[str, Any]:
+    """Fit on ``fit_pairs``; the spread of the displacements before/after the correction on both sets."""
+    bias = fit_phase_bias(fit_pairs)
+    return {
+        "fit": {"raw": _spread(fit_pairs[:, 2:4]), "corrected": _spread(remove_phase_bias(fit_pairs, bias))},
+        "test": {"raw": _spread(test_pairs[:, 2:4]), "corrected": _spread(remove_phase_bias(test_pairs, bias))},
+        "bias_max_px": float(np.abs(bias).max()),
+        "bias_xy_by_phase_row_col": bias.reshape(8, 8, 2).round(4).tolist(),
+    }
 
 
 def _first_images(data: str, count: int) -> list[np.ndarray]:
@@ -146,7 +212,7 @@ def _model(args: argparse.Namespace, **kw: Any) -> SuperPoint:
 
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("mode", choices=["measure", "eval"])
+    ap.add_argument("mode", choices=["measure", "phase-bias", "eval"])
     ap.add_argument("data", help="a benchmark folder (HPatches layout)")
     ap.add_argument("--shifts", type=parse_shift, nargs="+", default=[(0, 0)], help="dx,dy ... (default 0,0)")
     ap.add_argument("--weights", default=None)
@@ -154,6 +220,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--json", type=Path, default=None)
     ap.add_argument("--images", type=int, default=6, help="measure: first images of this many viewpoint sequences")
     ap.add_argument("--offsets", type=parse_shift, nargs="+", default=list(OFFSETS), help="measure: dx,dy ...")
+    ap.add_argument("--fit-data", default=None, help="phase-bias: the benchmark whose pairs fit the bias")
     ap.add_argument("--name", default=None, help="eval: the method's name")
     ap.add_argument("--kinds", default="iv", choices=["iv", "i", "v"])
     ap.add_argument("--scales", type=float, nargs="+", default=[1.0])
@@ -169,6 +236,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         doc.update(data=args.data, images=args.images, **measure(sp, images, args.offsets))
         for r in doc["offsets"]:
             print(f"offset {r['offset']}: {r['points']} points, median {r['median_px']:.3f}, rms {r['rms_px']:.3f} px")
+        if args.json:
+            args.json.parent.mkdir(parents=True, exist_ok=True)
+            args.json.write_text(json.dumps(doc, indent=1) + "\n")
+        return 0
+    if args.mode == "phase-bias":
+        if not args.fit_data:
+            ap.error("phase-bias needs --fit-data")
+        sp = _model(args, max_keypoints=1000)
+        install_shift_average(sp, shifts)
+        fit = shift_pairs(sp, _first_images(args.fit_data, args.images), args.offsets)
+        test = shift_pairs(sp, _first_images(args.data, args.images), args.offsets)
+        report = phase_bias_report(np.concatenate(list(fit.values())), np.concatenate(list(test.values())))
+        doc.update(data=args.data, fit_data=args.fit_data, images=args.images, offsets=args.offsets, **report)
+        for part in ("fit", "test"):
+            raw, cor = report[part]["raw"], report[part]["corrected"]
+            print(f"{part}: {raw['points']} points, median {raw['median_px']:.3f} -> {cor['median_px']:.3f}, "
+                  f"rms {raw['rms_px']:.3f} -> {cor['rms_px']:.3f} px")  # fmt: skip
+        print(f"largest bias component {report['bias_max_px']:.3f} px")
         if args.json:
             args.json.parent.mkdir(parents=True, exist_ok=True)
             args.json.write_text(json.dumps(doc, indent=1) + "\n")

@@ -1,5 +1,6 @@
-"""scripts/shift_equivariance.py: exact equivariance when all 64 phases are averaged, hand-worked displacements, the
-single-shift path equal to the plain pipeline, and one run of each mode on a generated benchmark."""
+"""scripts/shift_equivariance.py: exact equivariance when all 64 phases are averaged, hand-worked displacements and
+cell phases, the phase-bias fit recovering a planted table, the single-shift path equal to the plain pipeline, and
+one run of each mode on a generated benchmark."""
 
 from __future__ import annotations
 
@@ -34,6 +35,33 @@ def test_parse_shift_and_displacement_by_hand() -> None:
     np.testing.assert_allclose(mod.displacement(ref, moved), [[0.5, 0.0], [0.0, 1.5]])
     np.testing.assert_allclose(mod.displacement(ref, moved, radius=1.0), [[0.5, 0.0]])
     assert mod.displacement(ref, moved[:0]).shape == (0, 2)
+
+
+def test_cell_phase_by_hand() -> None:
+    mod = load_script("shift_equivariance")
+    pts = np.array([[7.6, 8.4], [3.2, 9.0], [0.0, 0.0], [15.0, 22.6]])
+    # nearest pixels (8, 8), (3, 9), (0, 0), (15, 23) -> places (0, 0), (3, 1), (0, 0), (7, 7)
+    np.testing.assert_array_equal(mod.cell_phase(pts), [0, 8 + 3, 0, 7 * 8 + 7])
+
+
+def test_phase_bias_fit_recovers_a_planted_table() -> None:
+    """Displacements made from a known zero-mean table b (r = b[moved] - b[ref]) are explained exactly; noise that
+    does not depend on the phase is left alone (the fit cannot remove it)."""
+    mod = load_script("shift_equivariance")
+    rng = np.random.default_rng(3)
+    bias = rng.normal(0, 0.3, (64, 2))
+    bias -= bias.mean(axis=0)
+    ref, mov = rng.integers(0, 64, 4000), rng.integers(0, 64, 4000)
+    r = bias[mov] - bias[ref]
+    pairs = np.column_stack([ref, mov, r])
+    np.testing.assert_allclose(mod.fit_phase_bias(pairs), bias, atol=1e-9)
+    np.testing.assert_allclose(mod.remove_phase_bias(pairs, bias), 0.0, atol=1e-12)
+    noise = rng.normal(0, 0.5, r.shape)
+    rep = mod.phase_bias_report(np.column_stack([ref, mov, r + noise]), np.column_stack([ref, mov, noise]))
+    assert rep["fit"]["corrected"]["rms_px"] == pytest.approx(np.sqrt((noise**2).sum(1).mean()), rel=0.05)
+    assert rep["test"]["corrected"]["rms_px"] > 0.6  # noise plus the fit's own small error, not less
+    with pytest.raises(ValueError, match="rows"):
+        mod.fit_phase_bias(np.zeros((0, 4)))
 
 
 def test_averaging_all_64_phases_is_exactly_shift_equivariant(astronaut: np.ndarray) -> None:
@@ -76,6 +104,12 @@ def test_measure_and_eval_runs(tmp_path: Path) -> None:
     assert [r["offset"] for r in doc["offsets"]] == [[1, 0], [0, 0]] and doc["shifts"] == [[0, 0]]
     assert doc["offsets"][1]["median_px"] == 0.0 and doc["offsets"][1]["points"] > 10  # no shift, no motion
     assert doc["offsets"][0]["points"] > 10
+    pb = tmp_path / "p.json"
+    argv = ["phase-bias", str(bench), "--fit-data", str(bench), "--images", "1", "--offsets", "1,0", "3,5"]
+    assert mod.main([*argv, "--json", str(pb)]) == 0
+    doc = json.loads(pb.read_text())
+    assert doc["fit"]["raw"] == doc["test"]["raw"] and doc["fit"]["raw"]["points"] > 10
+    assert np.array(doc["bias_xy_by_phase_row_col"]).shape == (8, 8, 2)
     ev = tmp_path / "e.json"
     argv = ["eval", str(bench), "--shifts", "0,0", "4,4", "--kinds", "v", "--homography-trials", "2", "--name", "sa"]
     assert mod.main([*argv, "--json", str(ev)]) == 0
