@@ -6,8 +6,8 @@ encoder (conv1a..conv4b) about as hard as the one it replaces. For a checkpoint 
 the L2 norm of the encoder gradient of the detector terms (``det + wdet``), of the hinge descriptor loss times the
 config's ``lambda_loss``, and of the softmax descriptor loss at each ``--temperatures`` (weight 1; divide to choose
 a weight). Training mode (batch statistics), FP32, one thread; the batches are the config's at ``--step``
-(rank 0 of 1, ``--pairs`` pairs). ``--shift`` adds the shift-equivariance term (weight 1) with the trainer's shift
-draws; the source images' shifted copies then join the batch as in training.
+(rank 0 of 1, ``--pairs`` pairs). ``--shift`` adds the config's shift term (``shift_loss``, weight 1) with the
+trainer's shift draws; the source images' shifted copies then join the batch as in training.
 
     python scripts/loss_gradient_scale.py --checkpoint train_runs/superpoint_v2h/checkpoints/last.pt \\
         --config configs/superpoint_v2h_desc4.yaml --batches 3 --json /tmp/scale.json
@@ -30,7 +30,7 @@ from superpoint_rt.network import SuperPointNet
 from superpoint_rt.sysinfo import cpu_description
 from superpoint_rt.train.checkpoint import load_net_state
 from superpoint_rt.train.config import load_config
-from superpoint_rt.train.equivariance import shift_consistency_loss, shift_images, step_shifts
+from superpoint_rt.train.equivariance import shift_images, shift_loss, step_shifts
 from superpoint_rt.train.losses import descriptor_loss, descriptor_softmax_loss, detector_loss
 from superpoint_rt.train.pairs import PairBatches
 
@@ -59,7 +59,7 @@ def main() -> int:
     ap.add_argument("--batches", type=int, default=3)
     ap.add_argument("--pairs", type=int, default=4)
     ap.add_argument("--temperatures", type=float, nargs="+", default=[0.05, 0.1, 0.2])
-    ap.add_argument("--shift", action="store_true", help="also the shift-equivariance term (weight 1)")
+    ap.add_argument("--shift", action="store_true", help="also the config's shift term (weight 1)")
     ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args()
     torch.set_num_threads(1)
@@ -92,7 +92,7 @@ def main() -> int:
             sm = descriptor_softmax_loss(*dargs, temperature=t)
             row[f"softmax_t{t:g}"] = {"value": float(sm.detach()), "grad_norm": encoder_grad_norm(sm, params)}
         if args.shift:
-            sl = shift_consistency_loss(logits[:n], logits[2 * n :], shifts)
+            sl = shift_loss(cfg.shift_loss, logits[:n], logits[2 * n :], shifts)
             row["shift"] = {"value": float(sl.detach()), "grad_norm": encoder_grad_norm(sl, params)}
         rows.append(row)
         print(" | ".join(f"{k} {v['value']:.3f} grad {v['grad_norm']:.3f}" for k, v in row.items()), flush=True)

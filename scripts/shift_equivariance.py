@@ -6,7 +6,9 @@ changes the pixel's place inside its cell, and the keypoints need not follow the
 
 ``measure``: crops of each photo's first image, shifted by ``--offsets`` whole pixels (no interpolation: the same
 pixels, read one place further), detected at the default options; a point at p in the unshifted crop should be at
-p - d in the crop shifted by d. Per offset: the median and RMS displacement of mutual nearest points within 2 px.
+p - d in the crop shifted by d. Per offset: the median and RMS displacement of mutual nearest points within 2 px;
+and the median / 90th percentile of the reference crops' keypoint scores (a heatmap-comparing term can shrink by
+lowering the peaks).
 
 ``phase-bias``: is the error of ``measure`` a fixed function of where a point sits in its 8x8 cell? Fits a bias
 b(phase) (64 places x 2 components, mean zero) by least squares to the pairs of ``--fit-data`` (displacement =
@@ -166,6 +168,21 @@ def measure(sp: SuperPoint, images: Sequence[np.ndarray], offsets: Sequence[tupl
     return {"offsets": rows}
 
 
+def score_summary(sp: SuperPoint, images: Sequence[np.ndarray]) -> dict[str, Any]:
+    """The detection scores (heatmap values at the kept keypoints) of the reference crops: median and 90th
+    percentile. A term that compares heatmaps can be lowered by lowering the peaks; this shows whether it was."""
+    scores = []
+    for img in images:
+        h, w = (img.shape[0] - 8) // 8 * 8, (img.shape[1] - 8) // 8 * 8
+        scores.append(sp(np.ascontiguousarray(img[:h, :w])).scores)
+    s = np.concatenate(scores).astype(np.float64)
+    return {
+        "keypoints_per_image": len(s) / max(len(images), 1),
+        "median": float(np.median(s)) if len(s) else None,
+        "p90": float(np.percentile(s, 90)) if len(s) else None,
+    }
+
+
 def fit_phase_bias(pairs: np.ndarray) -> np.ndarray:
     """(M, 4) :func:`shift_pairs` rows -> (64, 2) bias b per cell phase (x, y components, each of mean zero) that
     best explains ``r = b[phase_moved] - b[phase_ref]`` in least squares."""
@@ -234,8 +251,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         install_shift_average(sp, shifts)
         images = _first_images(args.data, args.images)
         doc.update(data=args.data, images=args.images, **measure(sp, images, args.offsets))
+        doc["scores"] = score_summary(sp, images)
         for r in doc["offsets"]:
             print(f"offset {r['offset']}: {r['points']} points, median {r['median_px']:.3f}, rms {r['rms_px']:.3f} px")
+        sc = doc["scores"]
+        print(f"scores: {sc['keypoints_per_image']:.0f} per image, median {sc['median']:.4f}, p90 {sc['p90']:.4f}")
         if args.json:
             args.json.parent.mkdir(parents=True, exist_ok=True)
             args.json.write_text(json.dumps(doc, indent=1) + "\n")

@@ -13,6 +13,8 @@ from superpoint_rt.train.augment import PhotometricConfig
 
 STAGES = ("magicpoint", "superpoint")
 DESCRIPTOR_LOSSES = ("hinge", "softmax")
+#: the shift-equivariance terms (superpoint_rt.train.equivariance.shift_loss)
+SHIFT_LOSSES = ("heatmap", "centroid")
 #: detector targets of the SuperPoint stage (DataConfig.detector_targets)
 DETECTOR_TARGETS = ("hard", "soft")
 
@@ -88,7 +90,9 @@ class TrainConfig:
             :func:`~superpoint_rt.train.losses.descriptor_softmax_loss`, at ``softmax_temperature``).
         lambda_shift: weight of the shift-equivariance term (SuperPoint stage; 0: off, one forward pass less): each
             step also runs the source images shifted by a random (dx, dy) in {0..7}^2 and adds
-            ``lambda_shift * shift_consistency_loss`` (:mod:`superpoint_rt.train.equivariance`).
+            ``lambda_shift`` times the term ``shift_loss`` names (:mod:`superpoint_rt.train.equivariance`):
+            ``"heatmap"`` (squared heatmap difference, recipe L) or ``"centroid"`` (squared distance of the 5x5
+            heat-weighted centroids at the unshifted heatmap's peaks, recipe M; blind to the peaks' height).
     """
 
     stage: str = "magicpoint"
@@ -118,6 +122,7 @@ class TrainConfig:
     descriptor_loss: str = "hinge"
     softmax_temperature: float = 0.1
     lambda_shift: float = 0.0
+    shift_loss: str = "heatmap"
     data: DataConfig = field(default_factory=DataConfig)
 
     def __post_init__(self) -> None:
@@ -131,6 +136,8 @@ class TrainConfig:
             raise ValueError(f"softmax_temperature must be > 0, got {self.softmax_temperature}")
         if not self.lambda_shift >= 0:
             raise ValueError(f"lambda_shift must be >= 0, got {self.lambda_shift}")
+        if self.shift_loss not in SHIFT_LOSSES:
+            raise ValueError(f"shift_loss must be one of {SHIFT_LOSSES}, got {self.shift_loss!r}")
         if self.channels_last not in (True, False, "auto"):
             raise ValueError(f"channels_last must be true, false or auto, got {self.channels_last!r}")
         if self.data.height % 8 or self.data.width % 8:

@@ -40,7 +40,7 @@ from superpoint_rt.train.checkpoint import (
     set_rng_state,
 )
 from superpoint_rt.train.config import TrainConfig, save_config, to_dict
-from superpoint_rt.train.equivariance import shift_consistency_loss, shift_images, step_shifts
+from superpoint_rt.train.equivariance import shift_images, shift_loss, step_shifts
 from superpoint_rt.train.heatmap import detection_metrics, logits_to_heatmap
 from superpoint_rt.train.losses import descriptor_loss, descriptor_softmax_loss, detector_loss
 
@@ -253,7 +253,7 @@ class Trainer:
         loss = det + wdet + c.lambda_loss * dl
         parts = {"det": float(det.detach()), "wdet": float(wdet.detach()), "desc": float(dl.detach())}
         if c.lambda_shift > 0:
-            sl = shift_consistency_loss(logits[:b], logits[2 * b :], shifts)
+            sl = shift_loss(c.shift_loss, logits[:b], logits[2 * b :], shifts)
             loss = loss + c.lambda_shift * sl
             parts["shift"] = float(sl.detach())
         return loss, parts

@@ -104,6 +104,7 @@ def test_measure_and_eval_runs(tmp_path: Path) -> None:
     assert [r["offset"] for r in doc["offsets"]] == [[1, 0], [0, 0]] and doc["shifts"] == [[0, 0]]
     assert doc["offsets"][1]["median_px"] == 0.0 and doc["offsets"][1]["points"] > 10  # no shift, no motion
     assert doc["offsets"][0]["points"] > 10
+    assert doc["scores"]["keypoints_per_image"] > 10 and 0 < doc["scores"]["median"] <= doc["scores"]["p90"] <= 1
     pb = tmp_path / "p.json"
     argv = ["phase-bias", str(bench), "--fit-data", str(bench), "--images", "1", "--offsets", "1,0", "3,5"]
     assert mod.main([*argv, "--json", str(pb)]) == 0

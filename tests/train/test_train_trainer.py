@@ -130,6 +130,9 @@ def test_shipped_configs_load_and_chain_as_documented() -> None:
     assert photos.lr_at(12188) == 3e-5 and photos.lr_at(12189) == 1e-4 and photos.lr_at(14000) == 3e-5
     recipe_l, recipe_i = loaded["superpoint_v2l_shift"], loaded["superpoint_v2i_softmax"]  # L = I + the shift term
     assert recipe_l.lambda_shift == 10.0 and dataclasses.replace(recipe_l, lambda_shift=0.0) == recipe_i
+    recipe_m = loaded["superpoint_v2m_centroid"]  # M = I + the centroid shift term
+    assert (recipe_m.lambda_shift, recipe_m.shift_loss, recipe_l.shift_loss) == (1.0, "centroid", "heatmap")
+    assert dataclasses.replace(recipe_m, lambda_shift=0.0, shift_loss="heatmap") == recipe_i
 
 
 def test_config_base_merges_and_rejects_cycles(tmp_path: Path) -> None:
