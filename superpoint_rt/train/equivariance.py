@@ -66,6 +66,21 @@ def shift_images(images: torch.Tensor, shifts: np.ndarray) -> torch.Tensor:
     return torch.cat(out)
 
 
+def _heatmap_pair(
+    logits: torch.Tensor, shifted_logits: torch.Tensor, shifts: np.ndarray, margin: int
+) -> tuple[np.ndarray, torch.Tensor, torch.Tensor]:
+    """Checked shifts and the (B, H, W) heatmaps of both logits; raises if the shapes differ or ``margin`` leaves
+    nothing to compare."""
+    if logits.shape != shifted_logits.shape or logits.ndim != 4:
+        raise ValueError(f"logits {tuple(logits.shape)} and shifted_logits {tuple(shifted_logits.shape)} differ")
+    s = _check_shifts(shifts, logits.shape[0])
+    heat = logits_to_heatmap(logits)
+    h, w = heat.shape[1:]
+    if h - (CELL - 1) - 2 * margin < 1 or w - (CELL - 1) - 2 * margin < 1:
+        raise ValueError(f"{h}x{w} heatmaps leave nothing to compare at margin {margin}")
+    return s, heat, logits_to_heatmap(shifted_logits)
+
+
 def shift_consistency_loss(
     logits: torch.Tensor, shifted_logits: torch.Tensor, shifts: np.ndarray, margin: int = SHIFT_MARGIN
 ) -> torch.Tensor:
@@ -81,15 +96,8 @@ def shift_consistency_loss(
     with ``p`` the (H, W) probability heatmap (FP32 softmax, dustbin dropped): a squared difference summed per
     8x8 cell, averaged over the cells of the compared region ``margin <= x < W - dx - margin`` (same for y).
     """
-    if logits.shape != shifted_logits.shape or logits.ndim != 4:
-        raise ValueError(f"logits {tuple(logits.shape)} and shifted_logits {tuple(shifted_logits.shape)} differ")
-    b = logits.shape[0]
-    s = _check_shifts(shifts, b)
-    heat = logits_to_heatmap(logits)
-    heat_s = logits_to_heatmap(shifted_logits)
+    s, heat, heat_s = _heatmap_pair(logits, shifted_logits, shifts, margin)
     h, w = heat.shape[1:]
-    if h - (CELL - 1) - 2 * margin < 1 or w - (CELL - 1) - 2 * margin < 1:
-        raise ValueError(f"{h}x{w} heatmaps leave nothing to compare at margin {margin}")
     per_image = []
     for i, (dx, dy) in enumerate(s):
         dx, dy = int(dx), int(dy)
@@ -166,16 +174,9 @@ def shift_centroid_loss(
     Returns: scalar, the mean over every chosen peak of the batch of ``|c - c_s|^2`` (px^2); 0 (with a gradient
     path) when no image has a peak.
     """
-    if logits.shape != shifted_logits.shape or logits.ndim != 4:
-        raise ValueError(f"logits {tuple(logits.shape)} and shifted_logits {tuple(shifted_logits.shape)} differ")
     if margin < radius:
         raise ValueError(f"margin {margin} must be >= the window radius {radius}")
-    s = _check_shifts(shifts, logits.shape[0])
-    heat = logits_to_heatmap(logits)
-    heat_s = logits_to_heatmap(shifted_logits)
-    h, w = heat.shape[1:]
-    if h - (CELL - 1) - 2 * margin < 1 or w - (CELL - 1) - 2 * margin < 1:
-        raise ValueError(f"{h}x{w} heatmaps leave nothing to compare at margin {margin}")
+    s, heat, heat_s = _heatmap_pair(logits, shifted_logits, shifts, margin)
     sq = []
     for i, (dx, dy) in enumerate(s):
         a, c = _aligned(heat[i], heat_s[i], int(dx), int(dy))
