@@ -127,26 +127,36 @@ def cell_phase(points: np.ndarray) -> np.ndarray:
     return p[:, 1] * 8 + p[:, 0]
 
 
+def crop_size(img: np.ndarray) -> tuple[int, int]:
+    """(H, W) image -> (h, w) of its crops: (H - 8) x (W - 8) rounded down to multiples of 8, room for any shift."""
+    h, w = (img.shape[0] - 8) // 8 * 8, (img.shape[1] - 8) // 8 * 8
+    if h < 16 or w < 16:
+        raise ValueError(f"image {img.shape} too small to crop and shift")
+    return h, w
+
+
 def shift_pairs(
     sp: SuperPoint, images: Sequence[np.ndarray], offsets: Sequence[tuple[int, int]]
-) -> dict[tuple[int, int], np.ndarray]:
+) -> tuple[dict[tuple[int, int], np.ndarray], np.ndarray]:
     """Per offset d = (dx, dy): (M, 4) rows ``[phase_ref, phase_moved, rx, ry]`` of the mutual nearest points of
-    crop ``image[0:, 0:]`` and crop ``image[dy:, dx:]`` (both (H - 8) x (W - 8), rounded down to multiples of 8):
-    each point's :func:`cell_phase` in its own crop and the displacement r (image frame; 0 for an equivariant
-    detector)."""
+    crop ``image[0:, 0:]`` and crop ``image[dy:, dx:]`` (:func:`crop_size`): each point's :func:`cell_phase` in its
+    own crop and the displacement r (image frame; 0 for an equivariant detector). Also the (N,) scores of the
+    reference crops' keypoints, all images together."""
     per: dict[tuple[int, int], list[np.ndarray]] = {d: [] for d in offsets}
+    scores = []
     for img in images:
-        h, w = (img.shape[0] - 8) // 8 * 8, (img.shape[1] - 8) // 8 * 8
-        if h < 16 or w < 16:
-            raise ValueError(f"image {img.shape} too small to crop and shift")
-        base = sp(np.ascontiguousarray(img[:h, :w])).keypoints.astype(np.float64)
+        h, w = crop_size(img)
+        ref = sp(np.ascontiguousarray(img[:h, :w]))
+        base = ref.keypoints.astype(np.float64)
+        scores.append(ref.scores)
         for dx, dy in offsets:
             kp = sp(np.ascontiguousarray(img[dy : dy + h, dx : dx + w])).keypoints.astype(np.float64)
             moved = kp + np.array([dx, dy], np.float64)
             i, j = mutual_pairs(base, moved)
             rows = np.column_stack([cell_phase(base[i]), cell_phase(kp[j]), moved[j] - base[i]])
             per[(dx, dy)].append(rows.reshape(-1, 4))
-    return {d: np.concatenate(parts) if parts else np.zeros((0, 4)) for d, parts in per.items()}
+    pairs = {d: np.concatenate(parts) if parts else np.zeros((0, 4)) for d, parts in per.items()}
+    return pairs, np.concatenate(scores) if scores else np.zeros(0)
 
 
 def _spread(r: np.ndarray) -> dict[str, Any]:
@@ -160,24 +170,22 @@ def _spread(r: np.ndarray) -> dict[str, Any]:
 
 def measure(sp: SuperPoint, images: Sequence[np.ndarray], offsets: Sequence[tuple[int, int]]) -> dict[str, Any]:
     """Per offset d: the displacement of the keypoints of crop ``image[dy:, dx:]`` against crop ``image[0:, 0:]``
-    (:func:`shift_pairs`), in the image's frame."""
+    (:func:`shift_pairs`), in the image's frame; and the :func:`score_summary` of the reference crops."""
     rows = []
-    for (dx, dy), pairs in shift_pairs(sp, images, offsets).items():
+    per, scores = shift_pairs(sp, images, offsets)
+    for (dx, dy), pairs in per.items():
         r = pairs[:, 2:4]
         rows.append({"offset": [dx, dy], **_spread(r), "mean_xy": r.mean(axis=0).tolist() if len(r) else None})
-    return {"offsets": rows}
+    return {"offsets": rows, "scores": score_summary(scores, len(images))}
 
 
-def score_summary(sp: SuperPoint, images: Sequence[np.ndarray]) -> dict[str, Any]:
-    """The detection scores (heatmap values at the kept keypoints) of the reference crops: median and 90th
-    percentile. A term that compares heatmaps can be lowered by lowering the peaks; this shows whether it was."""
-    scores = []
-    for img in images:
-        h, w = (img.shape[0] - 8) // 8 * 8, (img.shape[1] - 8) // 8 * 8
-        scores.append(sp(np.ascontiguousarray(img[:h, :w])).scores)
-    s = np.concatenate(scores).astype(np.float64)
+def score_summary(scores: np.ndarray, images: int) -> dict[str, Any]:
+    """The detection scores (heatmap values at the kept keypoints) of ``images`` reference crops: count per image,
+    median and 90th percentile. A term that compares heatmaps can be lowered by lowering the peaks; this shows
+    whether it was."""
+    s = np.asarray(scores, dtype=np.float64)
     return {
-        "keypoints_per_image": len(s) / max(len(images), 1),
+        "keypoints_per_image": len(s) / max(images, 1),
         "median": float(np.median(s)) if len(s) else None,
         "p90": float(np.percentile(s, 90)) if len(s) else None,
     }
@@ -211,6 +219,12 @@ def phase_bias_report(fit_pairs: np.ndarray, test_pairs: np.ndarray) -> dict[str
         "bias_max_px": float(np.abs(bias).max()),
         "bias_xy_by_phase_row_col": bias.reshape(8, 8, 2).round(4).tolist(),
     }
+
+
+def _write_doc(path: Path | None, doc: dict[str, Any]) -> None:
+    if path:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(doc, indent=1) + "\n")
 
 
 def _first_images(data: str, count: int) -> list[np.ndarray]:
@@ -251,22 +265,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         install_shift_average(sp, shifts)
         images = _first_images(args.data, args.images)
         doc.update(data=args.data, images=args.images, **measure(sp, images, args.offsets))
-        doc["scores"] = score_summary(sp, images)
         for r in doc["offsets"]:
             print(f"offset {r['offset']}: {r['points']} points, median {r['median_px']:.3f}, rms {r['rms_px']:.3f} px")
         sc = doc["scores"]
         print(f"scores: {sc['keypoints_per_image']:.0f} per image, median {sc['median']:.4f}, p90 {sc['p90']:.4f}")
-        if args.json:
-            args.json.parent.mkdir(parents=True, exist_ok=True)
-            args.json.write_text(json.dumps(doc, indent=1) + "\n")
+        _write_doc(args.json, doc)
         return 0
     if args.mode == "phase-bias":
         if not args.fit_data:
             ap.error("phase-bias needs --fit-data")
         sp = _model(args, max_keypoints=1000)
         install_shift_average(sp, shifts)
-        fit = shift_pairs(sp, _first_images(args.fit_data, args.images), args.offsets)
-        test = shift_pairs(sp, _first_images(args.data, args.images), args.offsets)
+        fit, _ = shift_pairs(sp, _first_images(args.fit_data, args.images), args.offsets)
+        test, _ = shift_pairs(sp, _first_images(args.data, args.images), args.offsets)
         report = phase_bias_report(np.concatenate(list(fit.values())), np.concatenate(list(test.values())))
         doc.update(data=args.data, fit_data=args.fit_data, images=args.images, offsets=args.offsets, **report)
         for part in ("fit", "test"):
@@ -274,9 +285,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"{part}: {raw['points']} points, median {raw['median_px']:.3f} -> {cor['median_px']:.3f}, "
                   f"rms {raw['rms_px']:.3f} -> {cor['rms_px']:.3f} px")  # fmt: skip
         print(f"largest bias component {report['bias_max_px']:.3f} px")
-        if args.json:
-            args.json.parent.mkdir(parents=True, exist_ok=True)
-            args.json.write_text(json.dumps(doc, indent=1) + "\n")
+        _write_doc(args.json, doc)
         return 0
     name = args.name or f"superpoint shift-averaged x{len(shifts)}"
     kw: dict[str, Any] = {"weights": args.weights} if args.weights else {}

@@ -4,7 +4,7 @@ A fully-convolutional detector with stride-8 cells is not equivariant to transla
 moving an image by a pixel moves v6's keypoints by 0.3 px (median) relative to the content, as much as SIFT's whole
 matching error. :func:`shift_consistency_loss` compares the heatmap of an image with the heatmap of the same image
 shifted by ``(dx, dy)`` pixels (:func:`shift_images`, exact: no interpolation), re-aligned, away from the borders.
-It can be lowered without moving a single keypoint, by lowering the peaks (recipe L's first 285 steps did: the
+It can be lowered without moving a single keypoint, by lowering the peaks (recipe L's 216 steps did: the
 median keypoint score fell by a third while the keypoints' displacement under shifts stayed where it was).
 :func:`shift_centroid_loss` asks for what the detector's output is: at each peak of the unshifted heatmap, the
 5x5 heat-weighted centroid (the ``centroid5`` refinement) of both heatmaps must agree. It does not change when a
@@ -22,7 +22,7 @@ from torch.nn import functional as F
 
 from superpoint_rt.network_spec import CELL
 from superpoint_rt.train.config import SHIFT_LOSSES
-from superpoint_rt.train.heatmap import logits_to_heatmap
+from superpoint_rt.train.heatmap import logits_to_heatmap, maxpool_nms
 
 #: pixels left out at every border of the compared region (padding and the network's border effects)
 SHIFT_MARGIN = 8
@@ -81,6 +81,13 @@ def _heatmap_pair(
     return s, heat, logits_to_heatmap(shifted_logits)
 
 
+def _aligned(heat: torch.Tensor, heat_s: torch.Tensor, dx: int, dy: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(H, W) heatmap and the one of the image shifted by (dx, dy) -> both (H - dy, W - dx), pixel (x, y) of the
+    first and of the second showing the same content."""
+    h, w = heat.shape
+    return heat[: h - dy, : w - dx], heat_s[dy:, dx:]
+
+
 def shift_consistency_loss(
     logits: torch.Tensor, shifted_logits: torch.Tensor, shifts: np.ndarray, margin: int = SHIFT_MARGIN
 ) -> torch.Tensor:
@@ -97,21 +104,13 @@ def shift_consistency_loss(
     8x8 cell, averaged over the cells of the compared region ``margin <= x < W - dx - margin`` (same for y).
     """
     s, heat, heat_s = _heatmap_pair(logits, shifted_logits, shifts, margin)
-    h, w = heat.shape[1:]
     per_image = []
     for i, (dx, dy) in enumerate(s):
-        dx, dy = int(dx), int(dy)
-        a = heat[i, margin : h - dy - margin, margin : w - dx - margin]
-        c = heat_s[i, margin + dy : h - margin, margin + dx : w - margin]
+        a, c = _aligned(heat[i], heat_s[i], int(dx), int(dy))
+        inner = (slice(margin, a.shape[0] - margin), slice(margin, a.shape[1] - margin))
+        a, c = a[inner], c[inner]
         per_image.append(((a - c) ** 2).sum() / (a.numel() / (CELL * CELL)))
     return torch.stack(per_image).mean()
-
-
-def _aligned(heat: torch.Tensor, heat_s: torch.Tensor, dx: int, dy: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """(H, W) heatmap and the one of the image shifted by (dx, dy) -> both (H - dy, W - dx), pixel (x, y) of the
-    first and of the second showing the same content."""
-    h, w = heat.shape
-    return heat[: h - dy, : w - dx], heat_s[dy:, dx:]
 
 
 def peak_pixels(
@@ -121,17 +120,14 @@ def peak_pixels(
     (2 nms_radius + 1)^2 neighbourhood above ``threshold``, at least ``margin`` pixels inside every border; no
     gradient (the points are chosen, not learned)."""
     h, w = heat.shape
-    hd = heat.detach()[None, None]
-    k = 2 * nms_radius + 1
-    pooled = F.max_pool2d(hd, k, stride=1, padding=nms_radius)
-    keep = (hd == pooled) & (hd > threshold)
-    keep = keep[0, 0]
+    hd = heat.detach()
+    keep = maxpool_nms(hd[None], nms_radius)[0] > threshold
     inner = torch.zeros_like(keep)
     inner[margin : h - margin, margin : w - margin] = True
     keep &= inner
     ys, xs = torch.nonzero(keep, as_tuple=True)
     if len(ys) > max_points:
-        top = torch.topk(hd[0, 0, ys, xs], max_points).indices
+        top = torch.topk(hd[ys, xs], max_points).indices
         ys, xs = ys[top], xs[top]
     return ys, xs
 
