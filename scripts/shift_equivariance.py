@@ -8,7 +8,8 @@ changes the pixel's place inside its cell, and the keypoints need not follow the
 pixels, read one place further), detected at the default options; a point at p in the unshifted crop should be at
 p - d in the crop shifted by d. Per offset: the median and RMS displacement of mutual nearest points within 2 px;
 and the median / 90th percentile of the reference crops' keypoint scores (a heatmap-comparing term can shrink by
-lowering the peaks).
+lowering the peaks), with the shape of the peaks under them (:func:`peak_shape`: the share of the 5x5 window's heat
+at the keypoint's pixel, and the window's total; a peak can be lowered by spreading its heat or by losing it).
 
 ``phase-bias``: is the error of ``measure`` a fixed function of where a point sits in its 8x8 cell? Fits a bias
 b(phase) (64 places x 2 components, mean zero) by least squares to the pairs of ``--fit-data`` (displacement =
@@ -44,7 +45,7 @@ from superpoint_rt.cpu_pipeline import CpuPipeline
 from superpoint_rt.eval.hpatches import list_sequences, load_sequence
 from superpoint_rt.eval.methods import SuperPointMethod
 from superpoint_rt.eval.runner import EvalConfig, evaluate, markdown_table, write_json
-from superpoint_rt.preprocess import pad_to_multiple
+from superpoint_rt.preprocess import pad_to_multiple, to_gray_float
 from superpoint_rt.sysinfo import cpu_description
 from superpoint_rt.types import Features
 
@@ -191,6 +192,49 @@ def score_summary(scores: np.ndarray, images: int) -> dict[str, Any]:
     }
 
 
+def peak_shape(heat: np.ndarray, keypoints: np.ndarray, radius: int = 2) -> np.ndarray:
+    """(H, W) heatmap, (K, 2) keypoints (x, y; each read at its nearest pixel) -> (K, 2) rows ``[fraction, mass]``:
+    the heat of the (2 radius + 1)^2 window around the pixel (zero outside the heatmap) summed (``mass``), and the
+    share of it at the pixel itself (``fraction``: 1 for a one-pixel peak, 1/25 for a flat 5x5 plateau)."""
+    heat = np.asarray(heat, dtype=np.float64)
+    if heat.ndim != 2:
+        raise ValueError(f"heat must be (H, W), got {heat.shape}")
+    pix = np.rint(np.asarray(keypoints, dtype=np.float64).reshape(-1, 2)).astype(np.int64)
+    h, w = heat.shape
+    if len(pix) and ((pix < 0).any() or (pix[:, 0] >= w).any() or (pix[:, 1] >= h).any()):
+        raise ValueError(f"keypoints outside the {h}x{w} heatmap")
+    padded = np.pad(heat, radius)
+    k = 2 * radius + 1
+    oy, ox = np.mgrid[0:k, 0:k]
+    windows = padded[pix[:, 1, None, None] + oy, pix[:, 0, None, None] + ox]  # (K, k, k)
+    mass = windows.sum(axis=(1, 2))
+    at = heat[pix[:, 1], pix[:, 0]]
+    return np.column_stack([np.divide(at, mass, out=np.zeros_like(at), where=mass > 0), mass])
+
+
+def peak_summary(sp: SuperPoint, images: Sequence[np.ndarray], shifts: Sequence[tuple[int, int]]) -> dict[str, Any]:
+    """:func:`peak_shape` at the keypoints of the reference crops (:func:`crop_size`, the heatmap averaged over
+    ``shifts`` as ``measure`` detects): medians and 10th percentile of the fraction, median mass."""
+    pipe = sp._pipeline
+    if not isinstance(pipe, CpuPipeline):
+        raise ValueError("peak shapes need a CPU pipeline (backend onnxruntime, openvino or torch on CPU)")
+    rows = []
+    for img in images:
+        h, w = crop_size(img)
+        gray = to_gray_float(np.ascontiguousarray(img[:h, :w]))
+        heat, coarse = shift_averaged_heatmap(pipe, gray, shifts)
+        rows.append(peak_shape(heat, pipe.features_from_heatmap(heat, coarse, gray).keypoints))
+    shape = np.concatenate(rows) if rows else np.zeros((0, 2))
+    if not len(shape):
+        return {"points": 0, "fraction_median": None, "fraction_p10": None, "mass_median": None}
+    return {
+        "points": len(shape),
+        "fraction_median": float(np.median(shape[:, 0])),
+        "fraction_p10": float(np.percentile(shape[:, 0], 10)),
+        "mass_median": float(np.median(shape[:, 1])),
+    }
+
+
 def fit_phase_bias(pairs: np.ndarray) -> np.ndarray:
     """(M, 4) :func:`shift_pairs` rows -> (64, 2) bias b per cell phase (x, y components, each of mean zero) that
     best explains ``r = b[phase_moved] - b[phase_ref]`` in least squares."""
@@ -269,6 +313,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"offset {r['offset']}: {r['points']} points, median {r['median_px']:.3f}, rms {r['rms_px']:.3f} px")
         sc = doc["scores"]
         print(f"scores: {sc['keypoints_per_image']:.0f} per image, median {sc['median']:.4f}, p90 {sc['p90']:.4f}")
+        doc["peaks"] = pk = peak_summary(sp, images, shifts)
+        if pk["points"]:
+            print(f"peaks: share of the 5x5 heat at the keypoint median {pk['fraction_median']:.3f}, "
+                  f"5x5 heat median {pk['mass_median']:.3f}")  # fmt: skip
         _write_doc(args.json, doc)
         return 0
     if args.mode == "phase-bias":

@@ -44,6 +44,28 @@ def test_cell_phase_by_hand() -> None:
     np.testing.assert_array_equal(mod.cell_phase(pts), [0, 8 + 3, 0, 7 * 8 + 7])
 
 
+def test_peak_shape_by_hand() -> None:
+    """A one-pixel peak keeps all its 5x5 heat; a flat 3x3 blob 1/9 of it; a flat 5x5 plateau 1/25; a peak in the
+    corner sums only the window's part inside the heatmap; points outside raise."""
+    mod = load_script("shift_equivariance")
+    heat = np.zeros((20, 30))
+    heat[5, 6] = 0.8  # one pixel
+    heat[9:12, 19:22] = 0.1  # flat 3x3, centre (20, 10)
+    heat[14:19, 2:7] = 0.04  # flat 5x5, centre (4, 16)
+    heat[0, 0], heat[1, 1] = 0.5, 0.25  # corner
+    kp = np.array([[6.2, 4.9], [20.0, 10.0], [4.0, 16.0], [0.0, 0.0]])
+    np.testing.assert_allclose(
+        mod.peak_shape(heat, kp), [[1.0, 0.8], [1 / 9, 0.9], [1 / 25, 1.0], [0.5 / 0.75, 0.75]], rtol=1e-12
+    )
+    np.testing.assert_allclose(mod.peak_shape(heat, kp[:1], radius=0), [[1.0, 0.8]])
+    assert mod.peak_shape(heat, np.zeros((0, 2))).shape == (0, 2)
+    for bad in ([[30.0, 0.0]], [[-0.6, 0.0]], [[0.0, 19.6]]):
+        with pytest.raises(ValueError, match="outside"):
+            mod.peak_shape(heat, np.array(bad))
+    with pytest.raises(ValueError, match=r"\(H, W\)"):
+        mod.peak_shape(heat[None], kp)
+
+
 def test_phase_bias_fit_recovers_a_planted_table() -> None:
     """Displacements made from a known zero-mean table b (r = b[moved] - b[ref]) are explained exactly; noise that
     does not depend on the phase is left alone (the fit cannot remove it)."""
@@ -105,6 +127,9 @@ def test_measure_and_eval_runs(tmp_path: Path) -> None:
     assert doc["offsets"][1]["median_px"] == 0.0 and doc["offsets"][1]["points"] > 10  # no shift, no motion
     assert doc["offsets"][0]["points"] > 10
     assert doc["scores"]["keypoints_per_image"] > 10 and 0 < doc["scores"]["median"] <= doc["scores"]["p90"] <= 1
+    pk = doc["peaks"]
+    assert pk["points"] == doc["scores"]["keypoints_per_image"]  # the same reference keypoints, one image
+    assert 1 / 25 <= pk["fraction_p10"] <= pk["fraction_median"] <= 1 and 0 < pk["mass_median"] <= 25
     pb = tmp_path / "p.json"
     argv = ["phase-bias", str(bench), "--fit-data", str(bench), "--images", "1", "--offsets", "1,0", "3,5"]
     assert mod.main([*argv, "--json", str(pb)]) == 0
