@@ -3,8 +3,9 @@
 # (superpoint_rt_v2.npz, step 12843, stages 6-8, which continue v1's run and need ../shared/photos), v3
 # (superpoint_rt_v3.npz, step 18761, stages 9-10, which continue v2's run), v4 (superpoint_rt_v4.npz, step 23373,
 # stages 11-12, which continue v3's run), v5 (superpoint_rt_v5.npz, step 30766, stages 13-14, which continue v4's
-# run) and v6, the default (superpoint_rt.npz, step 32250, stages 15-16, which continue v5's run with the ranking
-# descriptor loss).
+# run), v6 (superpoint_rt_v6.npz, step 32250, stages 15-16, which continue v5's run with the ranking descriptor
+# loss) and v7, the default (superpoint_rt.npz, step 35129, stages 17-18, which continue v6's run and then add the
+# keypoint shift-equivariance term).
 # Every stage resumes (--resume) and stops cleanly (--time-limit MIN, SIGTERM/SIGUSR1); our run went in chunks
 # on 2 CPU cores across sessions (see the weights card in docs/MODEL_CARD.md). Needs `pip install -e '.[train,eval]'` and
 # the training photos (data/PHOTOS.md):
@@ -138,11 +139,24 @@ mkdir -p train_runs/superpoint_v2i/checkpoints
 cp train_runs/superpoint_v2g/checkpoints/last.pt train_runs/superpoint_v2i/checkpoints/
 $TORCHRUN --config configs/superpoint_v2i_softmax.yaml --run-dir train_runs/superpoint_v2i --resume --max-steps 32250
 
-# 16. Package v6 (the default) and its INT8 IR, detector head in float as v5's
+# 16. Package v6 and its INT8 IR, detector head in float as v5's
 python scripts/release_weights.py --run-dir train_runs/superpoint_v2i --name superpoint-rt --no-int8 \
+    --licence "MIT (superpoint_rt), with the training data's terms (docs/MODEL_CARD.md)" \
+    --out superpoint_rt/data/weights/superpoint_rt_v6.npz
+superpoint-rt quantize --weights superpoint_rt/data/weights/superpoint_rt_v6.npz --calib "$PHOTOS/*/train/*.jpg" \
+    --keep-float convPa convPb --output superpoint_rt/data/weights/superpoint_rt_v6_int8.xml
+
+# 17. v7: recipe I on from v6's state to 34501, then recipe M (I plus the keypoint-centroid shift term) to 35129
+$TORCHRUN --config configs/superpoint_v2i_softmax.yaml --run-dir train_runs/superpoint_v2i --resume --max-steps 34501
+mkdir -p train_runs/superpoint_v2m/checkpoints
+cp train_runs/superpoint_v2i/checkpoints/last.pt train_runs/superpoint_v2m/checkpoints/
+$TORCHRUN --config configs/superpoint_v2m_centroid.yaml --run-dir train_runs/superpoint_v2m --resume --max-steps 35129
+
+# 18. Package v7 (the default) and its INT8 IR, detector head in float as v6's
+python scripts/release_weights.py --run-dir train_runs/superpoint_v2m --name superpoint-rt --no-int8 \
     --licence "MIT (superpoint_rt), with the training data's terms (docs/MODEL_CARD.md)" \
     --out superpoint_rt/data/weights/superpoint_rt.npz --onnx superpoint_rt/data/weights/superpoint_rt.onnx
 superpoint-rt quantize --weights superpoint_rt/data/weights/superpoint_rt.npz --calib "$PHOTOS/*/train/*.jpg" \
     --keep-float convPa convPb --output superpoint_rt/data/weights/superpoint_rt_int8.xml
-superpoint-rt eval bundled --method superpoint --precision fp32 --json bench/results/eval_bundled_v6_step32250_fp32.json
+superpoint-rt eval bundled --method superpoint --precision fp32 --json bench/results/eval_bundled_v7_fp32.json
 superpoint-rt demo --output demo.mp4
