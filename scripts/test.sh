@@ -12,7 +12,10 @@ fi
 . .venv/bin/activate
 python -m pip install -q --upgrade pip
 python -m pip install -q -e '.[test]'
-echo "== ruff"; ruff check . && ruff format --check .
+# one command per line: under `set -e` a failure inside an `a && b` list does not stop the script (it hid lint errors)
+echo "== ruff"
+ruff check .
+ruff format --check .
 echo "== clang-format"; clang-format --dry-run --Werror $(find csrc -name '*.h' -o -name '*.cpp' -o -name '*.cu')
 echo "== mypy"; mypy
 echo "== pytest"

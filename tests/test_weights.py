@@ -248,7 +248,8 @@ def test_shipped_default_files_agree() -> None:
         ir_meta = json.loads(html.unescape(found.group(1)))
         for key in ("name", "step", "licence", "note"):
             assert ir_meta.get(key) == weights.meta.get(key), key
-    for stem in ("superpoint_rt_int8", "superpoint_rt_v6_int8", "superpoint_rt_v5_int8", "superpoint_rt_v4_int8", "superpoint_rt_v3_int8"):
+    stems = ("superpoint_rt_int8", "superpoint_rt_v6_int8", "superpoint_rt_v5_int8", "superpoint_rt_v4_int8")
+    for stem in (*stems, "superpoint_rt_v3_int8"):
         assert json.loads(DEFAULT_WEIGHTS.with_name(stem + ".json").read_text())["kept_float"] == ["convPa", "convPb"]
     x = np.random.default_rng(0).random((1, 1, 64, 80), dtype=np.float32)
     shipped = ort.InferenceSession(str(DEFAULT_WEIGHTS.with_suffix(".onnx")), providers=["CPUExecutionProvider"])
