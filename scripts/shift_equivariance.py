@@ -34,7 +34,7 @@ import argparse
 import json
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -137,17 +137,22 @@ def crop_size(img: np.ndarray) -> tuple[int, int]:
 
 
 def shift_pairs(
-    sp: SuperPoint, images: Sequence[np.ndarray], offsets: Sequence[tuple[int, int]]
+    sp: SuperPoint,
+    images: Sequence[np.ndarray],
+    offsets: Sequence[tuple[int, int]],
+    reference: Callable[[np.ndarray], Features] | None = None,
 ) -> tuple[dict[tuple[int, int], np.ndarray], np.ndarray]:
     """Per offset d = (dx, dy): (M, 4) rows ``[phase_ref, phase_moved, rx, ry]`` of the mutual nearest points of
     crop ``image[0:, 0:]`` and crop ``image[dy:, dx:]`` (:func:`crop_size`): each point's :func:`cell_phase` in its
     own crop and the displacement r (image frame; 0 for an equivariant detector). Also the (N,) scores of the
-    reference crops' keypoints, all images together."""
+    reference crops' keypoints, all images together. ``reference`` (default ``sp``) detects the reference crops:
+    the same detection, e.g. one that also records what it saw (:class:`PeakRecorder`)."""
+    ref_detect = reference or sp
     per: dict[tuple[int, int], list[np.ndarray]] = {d: [] for d in offsets}
     scores = []
     for img in images:
         h, w = crop_size(img)
-        ref = sp(np.ascontiguousarray(img[:h, :w]))
+        ref = ref_detect(np.ascontiguousarray(img[:h, :w]))
         base = ref.keypoints.astype(np.float64)
         scores.append(ref.scores)
         for dx, dy in offsets:
@@ -169,11 +174,17 @@ def _spread(r: np.ndarray) -> dict[str, Any]:
     }
 
 
-def measure(sp: SuperPoint, images: Sequence[np.ndarray], offsets: Sequence[tuple[int, int]]) -> dict[str, Any]:
+def measure(
+    sp: SuperPoint,
+    images: Sequence[np.ndarray],
+    offsets: Sequence[tuple[int, int]],
+    reference: Callable[[np.ndarray], Features] | None = None,
+) -> dict[str, Any]:
     """Per offset d: the displacement of the keypoints of crop ``image[dy:, dx:]`` against crop ``image[0:, 0:]``
-    (:func:`shift_pairs`), in the image's frame; and the :func:`score_summary` of the reference crops."""
+    (:func:`shift_pairs`, ``reference`` as there), in the image's frame; and the :func:`score_summary` of the
+    reference crops."""
     rows = []
-    per, scores = shift_pairs(sp, images, offsets)
+    per, scores = shift_pairs(sp, images, offsets, reference)
     for (dx, dy), pairs in per.items():
         r = pairs[:, 2:4]
         rows.append({"offset": [dx, dy], **_spread(r), "mean_xy": r.mean(axis=0).tolist() if len(r) else None})
@@ -212,27 +223,36 @@ def peak_shape(heat: np.ndarray, keypoints: np.ndarray, radius: int = 2) -> np.n
     return np.column_stack([np.divide(at, mass, out=np.zeros_like(at), where=mass > 0), mass])
 
 
-def peak_summary(sp: SuperPoint, images: Sequence[np.ndarray], shifts: Sequence[tuple[int, int]]) -> dict[str, Any]:
-    """:func:`peak_shape` at the keypoints of the reference crops (:func:`crop_size`, the heatmap averaged over
-    ``shifts`` as ``measure`` detects): medians and 10th percentile of the fraction, median mass."""
-    pipe = sp._pipeline
-    if not isinstance(pipe, CpuPipeline):
-        raise ValueError("peak shapes need a CPU pipeline (backend onnxruntime, openvino or torch on CPU)")
-    rows = []
-    for img in images:
-        h, w = crop_size(img)
-        gray = to_gray_float(np.ascontiguousarray(img[:h, :w]))
-        heat, coarse = shift_averaged_heatmap(pipe, gray, shifts)
-        rows.append(peak_shape(heat, pipe.features_from_heatmap(heat, coarse, gray).keypoints))
-    shape = np.concatenate(rows) if rows else np.zeros((0, 2))
-    if not len(shape):
-        return {"points": 0, "fraction_median": None, "fraction_p10": None, "mass_median": None}
-    return {
-        "points": len(shape),
-        "fraction_median": float(np.median(shape[:, 0])),
-        "fraction_p10": float(np.percentile(shape[:, 0], 10)),
-        "mass_median": float(np.median(shape[:, 1])),
-    }
+class PeakRecorder:
+    """Detects like ``sp`` after :func:`install_shift_average` (the heatmap averaged over ``shifts``, then the
+    pipeline's own detection) and keeps the :func:`peak_shape` rows of each call's keypoints, read on the heatmap
+    that chose them: passed to :func:`measure` as ``reference``, the reference crops are detected once."""
+
+    def __init__(self, sp: SuperPoint, shifts: Sequence[tuple[int, int]]) -> None:
+        pipe = sp._pipeline
+        if not isinstance(pipe, CpuPipeline):
+            raise ValueError("peak shapes need a CPU pipeline (backend onnxruntime, openvino or torch on CPU)")
+        self.pipe, self.shifts = pipe, list(shifts)
+        self.rows: list[np.ndarray] = []
+
+    def __call__(self, image: np.ndarray) -> Features:
+        gray = to_gray_float(image)
+        heat, coarse = shift_averaged_heatmap(self.pipe, gray, self.shifts)
+        f = self.pipe.features_from_heatmap(heat, coarse, gray)
+        self.rows.append(peak_shape(heat, f.keypoints))
+        return f
+
+    def summary(self) -> dict[str, Any]:
+        """Over every recorded keypoint: the median and 10th percentile of the fraction, the median mass."""
+        shape = np.concatenate(self.rows) if self.rows else np.zeros((0, 2))
+        if not len(shape):
+            return {"points": 0, "fraction_median": None, "fraction_p10": None, "mass_median": None}
+        return {
+            "points": len(shape),
+            "fraction_median": float(np.median(shape[:, 0])),
+            "fraction_p10": float(np.percentile(shape[:, 0], 10)),
+            "mass_median": float(np.median(shape[:, 1])),
+        }
 
 
 def fit_phase_bias(pairs: np.ndarray) -> np.ndarray:
@@ -308,12 +328,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         sp = _model(args, max_keypoints=1000)
         install_shift_average(sp, shifts)
         images = _first_images(args.data, args.images)
-        doc.update(data=args.data, images=args.images, **measure(sp, images, args.offsets))
+        peaks = PeakRecorder(sp, shifts)
+        doc.update(data=args.data, images=args.images, **measure(sp, images, args.offsets, peaks))
         for r in doc["offsets"]:
             print(f"offset {r['offset']}: {r['points']} points, median {r['median_px']:.3f}, rms {r['rms_px']:.3f} px")
         sc = doc["scores"]
         print(f"scores: {sc['keypoints_per_image']:.0f} per image, median {sc['median']:.4f}, p90 {sc['p90']:.4f}")
-        doc["peaks"] = pk = peak_summary(sp, images, shifts)
+        doc["peaks"] = pk = peaks.summary()
         if pk["points"]:
             print(f"peaks: share of the 5x5 heat at the keypoint median {pk['fraction_median']:.3f}, "
                   f"5x5 heat median {pk['mass_median']:.3f}")  # fmt: skip
