@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from superpoint_rt.eval.runner import EvalConfig, EvalResult, PairResult, markdown_table, write_json
+from superpoint_rt.eval.runner import EvalConfig, EvalResult, PairResult, markdown_table
 
 #: settings that may differ between the parts (they select the pairs, not how a pair is scored)
 PART_SETTINGS = ("kinds",)
@@ -49,15 +49,15 @@ def _config(d: dict[str, Any]) -> EvalConfig:
     return EvalConfig(**kw)
 
 
-def load_result(path: Path, method: int = 0) -> tuple[EvalResult, dict[str, Any]]:
-    """One method's result of an eval JSON, rebuilt (no plot data), and its stored dict."""
+def load_result(path: Path, method: int = 0) -> EvalResult:
+    """One method's result of an eval JSON, rebuilt (no plot data)."""
     doc = json.loads(path.read_text())
     results = doc.get("results") if isinstance(doc, dict) else None
     if not results or not isinstance(results, list) or method >= len(results):
         raise ValueError(f"{path}: no result #{method} (not a `superpoint-rt eval --json` file?)")
     r = results[method]
     has_desc = any(g.get("nn_map") is not None for g in r["summary"].values())
-    res = EvalResult(
+    return EvalResult(
         method=r["method"],
         data_dir=r["data_dir"],
         config=_config(r["config"]),
@@ -65,7 +65,6 @@ def load_result(path: Path, method: int = 0) -> tuple[EvalResult, dict[str, Any]
         seconds_per_image=float(r.get("seconds_per_image") or 0.0),
         has_descriptors=has_desc,
     )
-    return res, r
 
 
 def merge(parts: Sequence[EvalResult], kinds: str = "iv") -> EvalResult:
@@ -112,13 +111,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--json", type=Path, required=True, help="the merged JSON")
     args = ap.parse_args(argv)
     loaded = [load_result(p, args.method) for p in args.runs]
-    kinds = "".join(k for k in "iv" if any(k in r.config.kinds for r, _ in loaded))
-    merged = merge([r for r, _ in loaded], kinds)
-    write_json([merged], args.json)
-    doc = json.loads(args.json.read_text())
-    doc["merged_from"] = [str(p) for p in args.runs]
-    args.json.write_text(json.dumps(doc, indent=1, allow_nan=False) + "\n")
-    print(markdown_table([merged]))
+    kinds = "".join(k for k in "iv" if any(k in r.config.kinds for r in loaded))
+    merged = merge(loaded, kinds)
+    table = markdown_table([merged])
+    doc = {"results": [merged.to_dict()], "markdown": table, "merged_from": [str(p) for p in args.runs]}
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(doc, indent=1, allow_nan=False) + "\n")  # write_json's form, plus the sources
+    print(table)
     return 0
 
 
