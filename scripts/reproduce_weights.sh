@@ -15,6 +15,19 @@ SP_STEPS=${SP_STEPS:-3000}         # end of SuperPoint phase 1 (first release)
 SP_STEPS_V2=${SP_STEPS_V2:-4648}   # the SuperPoint-stage step v1 was exported at (see the card)
 PHOTOS=${PHOTOS:-../shared/photos} # the research photo set v2 trains on (read there, never copied)
 TORCHRUN="env OMP_NUM_THREADS=1 torchrun --standalone --nproc-per-node 2 -m superpoint_rt.train superpoint"  # 2 cores
+LICENCE="MIT (superpoint_rt), with the training data's terms (docs/MODEL_CARD.md)"
+WEIGHTS=superpoint_rt/data/weights
+
+# package RUN STEM [release_weights.py options]: RUN's last checkpoint -> $WEIGHTS/STEM.npz (batch norm folded), then
+# its INT8 IR $WEIGHTS/STEM_int8.xml calibrated on the train-split photos, detector head (convPa, convPb) in float
+package() {
+    local run=$1 stem=$2
+    shift 2
+    python scripts/release_weights.py --run-dir "$run" --name superpoint-rt --no-int8 --licence "$LICENCE" \
+        --out "$WEIGHTS/$stem.npz" "$@"
+    superpoint-rt quantize --weights "$WEIGHTS/$stem.npz" --calib "$PHOTOS/*/train/*.jpg" \
+        --keep-float convPa convPb --output "$WEIGHTS/${stem}_int8.xml"
+}
 
 # 1. MagicPoint on Synthetic Shapes: 3000 steps x 32 images, 120x160, Adam 1e-3, BF16 autocast
 superpoint-rt train magicpoint --config configs/magicpoint.yaml --run-dir train_runs/magicpoint --max-steps 3000
@@ -79,11 +92,10 @@ cp train_runs/superpoint_v4/checkpoints/last.pt train_runs/superpoint_v2/checkpo
 $TORCHRUN --config configs/superpoint_v2_photos.yaml --run-dir train_runs/superpoint_v2 --resume --max-steps 12843
 
 # 8. Package v2 and its INT8 IR, calibrated on 100 train-split photos evenly spaced over the sets
-python scripts/release_weights.py --run-dir train_runs/superpoint_v2 --name superpoint-rt --no-int8 \
-    --licence "MIT (superpoint_rt), with the training data's terms (docs/MODEL_CARD.md)" \
-    --out superpoint_rt/data/weights/superpoint_rt_v2.npz
-superpoint-rt quantize --weights superpoint_rt/data/weights/superpoint_rt_v2.npz --calib "$PHOTOS/*/train/*.jpg" \
-    --output superpoint_rt/data/weights/superpoint_rt_v2_int8.xml
+python scripts/release_weights.py --run-dir train_runs/superpoint_v2 --name superpoint-rt --no-int8 --licence "$LICENCE" \
+    --out "$WEIGHTS/superpoint_rt_v2.npz"
+superpoint-rt quantize --weights "$WEIGHTS/superpoint_rt_v2.npz" --calib "$PHOTOS/*/train/*.jpg" \
+    --output "$WEIGHTS/superpoint_rt_v2_int8.xml"
 
 # 9. v3: the v2 run on to 13915, recipe B (configs/superpoint_v2b_warps.yaml) to 16535, a second Homographic
 #    Adaptation of the same crops with v2 as the labeller, recipe D (B on those labels) to 18761
@@ -99,11 +111,7 @@ $TORCHRUN --config configs/superpoint_v2d_labels.yaml --run-dir train_runs/super
 
 # 10. Package v3 and its INT8 IR with the detector head in float (fully quantised, it failed the guard with
 #     sub-pixel points: docs/MODEL_CARD.md, card v3)
-python scripts/release_weights.py --run-dir train_runs/superpoint_v2d --name superpoint-rt --no-int8 \
-    --licence "MIT (superpoint_rt), with the training data's terms (docs/MODEL_CARD.md)" \
-    --out superpoint_rt/data/weights/superpoint_rt_v3.npz
-superpoint-rt quantize --weights superpoint_rt/data/weights/superpoint_rt_v3.npz --calib "$PHOTOS/*/train/*.jpg" \
-    --keep-float convPa convPb --output superpoint_rt/data/weights/superpoint_rt_v3_int8.xml
+package train_runs/superpoint_v2d superpoint_rt_v3
 
 # 11. v4: v3's run on to 19455, a third Homographic Adaptation of the same crops with v3 as the labeller (at most
 #     256 points per crop), recipe F (D on those labels) to 23373
@@ -115,11 +123,7 @@ cp train_runs/superpoint_v2d/checkpoints/last.pt train_runs/superpoint_v2f/check
 $TORCHRUN --config configs/superpoint_v2f_labels3_top256.yaml --run-dir train_runs/superpoint_v2f --resume --max-steps 23373
 
 # 12. Package v4 and its INT8 IR, detector head in float as v3's
-python scripts/release_weights.py --run-dir train_runs/superpoint_v2f --name superpoint-rt --no-int8 \
-    --licence "MIT (superpoint_rt), with the training data's terms (docs/MODEL_CARD.md)" \
-    --out superpoint_rt/data/weights/superpoint_rt_v4.npz
-superpoint-rt quantize --weights superpoint_rt/data/weights/superpoint_rt_v4.npz --calib "$PHOTOS/*/train/*.jpg" \
-    --keep-float convPa convPb --output superpoint_rt/data/weights/superpoint_rt_v4_int8.xml
+package train_runs/superpoint_v2f superpoint_rt_v4
 
 # 13. v5: recipe F on from 23373 to 25638 at Adam 1e-4, then recipe G (F at Adam 3e-5) to 30766, same labels
 $TORCHRUN --config configs/superpoint_v2f_labels3_top256.yaml --run-dir train_runs/superpoint_v2f --resume --max-steps 25638
@@ -128,11 +132,7 @@ cp train_runs/superpoint_v2f/checkpoints/last.pt train_runs/superpoint_v2g/check
 $TORCHRUN --config configs/superpoint_v2g_f_lr3e-5.yaml --run-dir train_runs/superpoint_v2g --resume --max-steps 30766
 
 # 14. Package v5 and its INT8 IR, detector head in float as v4's
-python scripts/release_weights.py --run-dir train_runs/superpoint_v2g --name superpoint-rt --no-int8 \
-    --licence "MIT (superpoint_rt), with the training data's terms (docs/MODEL_CARD.md)" \
-    --out superpoint_rt/data/weights/superpoint_rt_v5.npz
-superpoint-rt quantize --weights superpoint_rt/data/weights/superpoint_rt_v5.npz --calib "$PHOTOS/*/train/*.jpg" \
-    --keep-float convPa convPb --output superpoint_rt/data/weights/superpoint_rt_v5_int8.xml
+package train_runs/superpoint_v2g superpoint_rt_v5
 
 # 15. v6: recipe I (recipe G with the ranking descriptor loss, descriptor_loss: softmax) from v5's state to 32250
 mkdir -p train_runs/superpoint_v2i/checkpoints
@@ -140,11 +140,7 @@ cp train_runs/superpoint_v2g/checkpoints/last.pt train_runs/superpoint_v2i/check
 $TORCHRUN --config configs/superpoint_v2i_softmax.yaml --run-dir train_runs/superpoint_v2i --resume --max-steps 32250
 
 # 16. Package v6 and its INT8 IR, detector head in float as v5's
-python scripts/release_weights.py --run-dir train_runs/superpoint_v2i --name superpoint-rt --no-int8 \
-    --licence "MIT (superpoint_rt), with the training data's terms (docs/MODEL_CARD.md)" \
-    --out superpoint_rt/data/weights/superpoint_rt_v6.npz
-superpoint-rt quantize --weights superpoint_rt/data/weights/superpoint_rt_v6.npz --calib "$PHOTOS/*/train/*.jpg" \
-    --keep-float convPa convPb --output superpoint_rt/data/weights/superpoint_rt_v6_int8.xml
+package train_runs/superpoint_v2i superpoint_rt_v6
 
 # 17. v7: recipe I on from v6's state to 34501, then recipe M (I plus the keypoint-centroid shift term) to 35129
 $TORCHRUN --config configs/superpoint_v2i_softmax.yaml --run-dir train_runs/superpoint_v2i --resume --max-steps 34501
@@ -153,10 +149,6 @@ cp train_runs/superpoint_v2i/checkpoints/last.pt train_runs/superpoint_v2m/check
 $TORCHRUN --config configs/superpoint_v2m_centroid.yaml --run-dir train_runs/superpoint_v2m --resume --max-steps 35129
 
 # 18. Package v7 (the default) and its INT8 IR, detector head in float as v6's
-python scripts/release_weights.py --run-dir train_runs/superpoint_v2m --name superpoint-rt --no-int8 \
-    --licence "MIT (superpoint_rt), with the training data's terms (docs/MODEL_CARD.md)" \
-    --out superpoint_rt/data/weights/superpoint_rt.npz --onnx superpoint_rt/data/weights/superpoint_rt.onnx
-superpoint-rt quantize --weights superpoint_rt/data/weights/superpoint_rt.npz --calib "$PHOTOS/*/train/*.jpg" \
-    --keep-float convPa convPb --output superpoint_rt/data/weights/superpoint_rt_int8.xml
+package train_runs/superpoint_v2m superpoint_rt --onnx "$WEIGHTS/superpoint_rt.onnx"
 superpoint-rt eval bundled --method superpoint --precision fp32 --json bench/results/eval_bundled_v7_fp32.json
 superpoint-rt demo --output demo.mp4
