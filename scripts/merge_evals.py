@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from superpoint_rt.eval.runner import EvalConfig, EvalResult, PairResult, markdown_table
+from superpoint_rt.eval.runner import EvalConfig, EvalResult, PairResult, markdown_table, write_json
 
 #: settings that may differ between the parts (they select the pairs, not how a pair is scored)
 PART_SETTINGS = ("kinds",)
@@ -113,11 +113,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     loaded = [load_result(p, args.method) for p in args.runs]
     kinds = "".join(k for k in "iv" if any(k in r.config.kinds for r in loaded))
     merged = merge(loaded, kinds)
-    table = markdown_table([merged])
-    doc = {"results": [merged.to_dict()], "markdown": table, "merged_from": [str(p) for p in args.runs]}
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(doc, indent=1, allow_nan=False) + "\n")  # write_json's form, plus the sources
-    print(table)
+    write_json([merged], args.json, extra={"merged_from": [str(p) for p in args.runs]})
+    print(markdown_table([merged]))
     return 0
 
 

@@ -16,6 +16,7 @@ import json
 import math
 import platform
 import time
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -353,10 +354,10 @@ def markdown_table(results: list[EvalResult], groups: tuple[str, ...] = GROUPS) 
     return "\n".join(lines) + "\n"
 
 
-def write_json(results: list[EvalResult], path: str | Path) -> Path:
-    """Write ``{"results": [...], "markdown": table}`` as JSON."""
+def write_json(results: list[EvalResult], path: str | Path, extra: Mapping[str, Any] | None = None) -> Path:
+    """Write ``{"results": [...], "markdown": table}`` as JSON, then the keys of ``extra`` (e.g. provenance)."""
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
-    payload = {"results": [r.to_dict() for r in results], "markdown": markdown_table(results)}
+    payload = {"results": [r.to_dict() for r in results], "markdown": markdown_table(results), **(extra or {})}
     p.write_text(json.dumps(payload, indent=1, allow_nan=False) + "\n")
     return p
