@@ -93,6 +93,9 @@ class TrainConfig:
             ``lambda_shift`` times the term ``shift_loss`` names (:mod:`superpoint_rt.train.equivariance`):
             ``"heatmap"`` (squared heatmap difference, recipe L) or ``"centroid"`` (squared distance of the 5x5
             heat-weighted centroids at the unshifted heatmap's peaks, recipe M; blind to the peaks' height).
+        lambda_warp: weight of the warp-centroid term (SuperPoint stage; 0: off; no extra forward pass):
+            :func:`~superpoint_rt.train.warp_centroid.warp_centroid_loss`, the squared distance between the warped
+            image's keypoints (peak + 5x5 centroid) and the homography's image of the source image's (recipe O).
     """
 
     stage: str = "magicpoint"
@@ -123,6 +126,7 @@ class TrainConfig:
     softmax_temperature: float = 0.1
     lambda_shift: float = 0.0
     shift_loss: str = "heatmap"
+    lambda_warp: float = 0.0
     data: DataConfig = field(default_factory=DataConfig)
 
     def __post_init__(self) -> None:
@@ -136,6 +140,8 @@ class TrainConfig:
             raise ValueError(f"softmax_temperature must be > 0, got {self.softmax_temperature}")
         if not self.lambda_shift >= 0:
             raise ValueError(f"lambda_shift must be >= 0, got {self.lambda_shift}")
+        if not self.lambda_warp >= 0:
+            raise ValueError(f"lambda_warp must be >= 0, got {self.lambda_warp}")
         if self.shift_loss not in SHIFT_LOSSES:
             raise ValueError(f"shift_loss must be one of {SHIFT_LOSSES}, got {self.shift_loss!r}")
         if self.channels_last not in (True, False, "auto"):

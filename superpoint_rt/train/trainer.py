@@ -43,6 +43,7 @@ from superpoint_rt.train.config import TrainConfig, save_config, to_dict
 from superpoint_rt.train.equivariance import shift_images, shift_loss, step_shifts
 from superpoint_rt.train.heatmap import detection_metrics, logits_to_heatmap
 from superpoint_rt.train.losses import descriptor_loss, descriptor_softmax_loss, detector_loss
+from superpoint_rt.train.warp_centroid import warp_centroid_loss
 
 Batch = dict[str, torch.Tensor]
 
@@ -256,6 +257,10 @@ class Trainer:
             sl = shift_loss(c.shift_loss, logits[:b], logits[2 * b :], shifts)
             loss = loss + c.lambda_shift * sl
             parts["shift"] = float(sl.detach())
+        if c.lambda_warp > 0:
+            wl = warp_centroid_loss(logits[:b], logits[b : 2 * b], pair[2], pair[3])
+            loss = loss + c.lambda_warp * wl
+            parts["warp"] = float(wl.detach())
         return loss, parts
 
     def train_step(self, batch: Batch) -> tuple[float, dict[str, float]]:

@@ -11,6 +11,8 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("yaml")
 
+from heat_helpers import heat64, logits_of  # noqa: E402
+
 from superpoint_rt.train.config import DataConfig, TrainConfig  # noqa: E402
 from superpoint_rt.train.equivariance import (  # noqa: E402
     SHIFT_MARGIN,
@@ -24,25 +26,6 @@ from superpoint_rt.train.pairs import PairBatches  # noqa: E402
 from superpoint_rt.train.trainer import Trainer  # noqa: E402
 
 
-def _heat64(logits: np.ndarray) -> np.ndarray:
-    """(B, 65, Hc, Wc) -> (B, 8Hc, 8Wc) float64: softmax, dustbin dropped, class 8r+c at pixel (8i+r, 8j+c)."""
-    z = logits.astype(np.float64)
-    e = np.exp(z - z.max(axis=1, keepdims=True))
-    p = (e / e.sum(axis=1, keepdims=True))[:, :64]
-    b, _, hc, wc = p.shape
-    return p.reshape(b, 8, 8, hc, wc).transpose(0, 3, 1, 4, 2).reshape(b, 8 * hc, 8 * wc)
-
-
-def _logits_of(heat: np.ndarray) -> torch.Tensor:
-    """(B, 8Hc, 8Wc) probabilities (each cell summing to < 1) -> (B, 65, Hc, Wc) logits whose heatmap is ``heat``
-    (the dustbin takes the rest of each cell)."""
-    b, h, w = heat.shape
-    cells = heat.reshape(b, h // 8, 8, w // 8, 8).transpose(0, 2, 4, 1, 3).reshape(b, 64, h // 8, w // 8)
-    dust = 1.0 - cells.sum(axis=1, keepdims=True)
-    assert (dust > 0).all()
-    return torch.from_numpy(np.log(np.concatenate([cells, dust], axis=1)))
-
-
 def _centroid_loss_oracle(
     la: np.ndarray, ls: np.ndarray, shifts: np.ndarray, margin: int = SHIFT_MARGIN, max_points: int = 256
 ) -> float:
@@ -50,7 +33,7 @@ def _centroid_loss_oracle(
     centroid5 refinement's own offsets (superpoint_rt.subpixel, unclipped) on both heatmaps, squared distance."""
     from superpoint_rt.subpixel import _centroid_offsets
 
-    ha, hs = _heat64(la), _heat64(ls)
+    ha, hs = heat64(la), heat64(ls)
     sq = []
     for i, (dx, dy) in enumerate(shifts):
         a = ha[i, : ha.shape[1] - dy, : ha.shape[2] - dx]
@@ -99,7 +82,7 @@ def test_shift_consistency_loss_equals_float64_oracle() -> None:
     s = rng.normal(0, 3, (2, 65, 5, 6)).astype(np.float32)
     shifts = np.array([[3, 1], [0, 6]])
     got = float(shift_consistency_loss(torch.from_numpy(a), torch.from_numpy(s), shifts))
-    ha, hs = _heat64(a), _heat64(s)
+    ha, hs = heat64(a), heat64(s)
     m, h, w = SHIFT_MARGIN, 40, 48
     want = []
     for i, (dx, dy) in enumerate(shifts):
@@ -145,14 +128,14 @@ def test_shift_centroid_loss_by_hand_and_blind_to_the_peaks_height() -> None:
     dx, dy = 3, 2
     moved = np.full_like(base, 1e-6)
     moved[0, dy:, dx:] = base[0, : h - dy, : w - dx]
-    la, shifts = _logits_of(base), np.array([[dx, dy]])
-    assert float(shift_centroid_loss(la, _logits_of(moved), shifts)) == pytest.approx(0.0, abs=1e-9)
-    half = _logits_of(np.where(moved > 1e-6, moved / 2, moved))
+    la, shifts = logits_of(base), np.array([[dx, dy]])
+    assert float(shift_centroid_loss(la, logits_of(moved), shifts)) == pytest.approx(0.0, abs=1e-9)
+    half = logits_of(np.where(moved > 1e-6, moved / 2, moved))
     assert float(shift_centroid_loss(la, half, shifts)) == pytest.approx(0.0, abs=1e-6)
     assert float(shift_consistency_loss(la, half, shifts)) > 1e-3
     too_far = np.full_like(base, 1e-6)
     too_far[0, dy:, dx + 1 :] = base[0, : h - dy, : w - dx - 1]
-    assert float(shift_centroid_loss(la, _logits_of(too_far), shifts)) == pytest.approx(1.0, abs=1e-3)
+    assert float(shift_centroid_loss(la, logits_of(too_far), shifts)) == pytest.approx(1.0, abs=1e-3)
     # no peak above the threshold: 0, with a gradient path
     flat = torch.zeros(1, 65, 6, 7, requires_grad=True)
     out = shift_centroid_loss(flat, flat, shifts)

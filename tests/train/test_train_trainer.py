@@ -133,6 +133,9 @@ def test_shipped_configs_load_and_chain_as_documented() -> None:
     recipe_m = loaded["superpoint_v2m_centroid"]  # M = I + the centroid shift term
     assert (recipe_m.lambda_shift, recipe_m.shift_loss, recipe_l.shift_loss) == (1.0, "centroid", "heatmap")
     assert dataclasses.replace(recipe_m, lambda_shift=0.0, shift_loss="heatmap") == recipe_i
+    recipe_n, recipe_o = loaded["superpoint_v2n_shift3"], loaded["superpoint_v2o_warp"]  # N: M's term x3; O: M + warp
+    assert dataclasses.replace(recipe_n, lambda_shift=1.0) == recipe_m and recipe_m.lambda_warp == 0.0
+    assert recipe_o.lambda_warp == 0.5 and dataclasses.replace(recipe_o, lambda_warp=0.0) == recipe_m
 
 
 def test_config_base_merges_and_rejects_cycles(tmp_path: Path) -> None:
