@@ -14,6 +14,8 @@ points to warped points, (x, y, 1) -> (x', y', w') -> (x'/w', y'/w'), as :func:`
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 
 from superpoint_rt.network_spec import CELL
@@ -49,7 +51,7 @@ def warp_points_torch(points: torch.Tensor, homography: torch.Tensor) -> torch.T
     return w[:, :2] / w[:, 2:3]
 
 
-def warp_centroid_loss(
+def warp_centroid_errors(
     logits: torch.Tensor,
     warped_logits: torch.Tensor,
     homographies: torch.Tensor,
@@ -60,7 +62,39 @@ def warp_centroid_loss(
     max_points: int = 256,
     radius: int = CENTROID_RADIUS,
     match_radius: float = MATCH_RADIUS,
+) -> torch.Tensor:
+    """(P,) float64 squared distances ``|p' - q|^2`` (px^2) of every keypoint pair of the batch, with the gradient
+    of both centroids; see :func:`warp_centroid_loss` for the pairing and the arguments."""
+    _check(logits, warped_logits, homographies)
+    if margin < radius:
+        raise ValueError(f"margin {margin} must be >= the window radius {radius}")
+    heat = logits_to_heatmap(logits)
+    heat_w = logits_to_heatmap(warped_logits)
+    h, w = heat.shape[1:]
+    sq = [(heat.sum() + heat_w.sum()).double().reshape(1)[:0] * 0.0]  # keeps a gradient path when nothing pairs
+    for i in range(heat.shape[0]):
+        ys, xs = peak_pixels(heat[i], margin, nms_radius, threshold, max_points)
+        yb, xb = peak_pixels(heat_w[i], margin, nms_radius, threshold, h * w)
+        if not len(ys) or not len(yb):
+            continue
+        q = warp_points_torch(keypoints_with_centroids(heat[i], ys, xs, radius), homographies[i])
+        dmin, j = torch.cdist(q.detach(), torch.stack([xb, yb], dim=1).double()).min(dim=1)
+        ok = torch.isfinite(dmin) & (dmin <= match_radius)
+        if warped_cell_valid is not None:
+            ok &= warped_cell_valid[i, yb[j] // CELL, xb[j] // CELL].bool()
+        if bool(ok.any()):
+            p_b = keypoints_with_centroids(heat_w[i], yb[j[ok]], xb[j[ok]], radius)
+            sq.append(((p_b - q[ok]) ** 2).sum(dim=1))
+    return torch.cat(sq)
+
+
+def warp_centroid_loss(
+    logits: torch.Tensor,
+    warped_logits: torch.Tensor,
+    homographies: torch.Tensor,
+    warped_cell_valid: torch.Tensor | None = None,
     max_error: float = MAX_ERROR,
+    **pairing: Any,
 ) -> torch.Tensor:
     """How far the warped image's keypoints sit from the warps of the source image's keypoints, in squared pixels.
 
@@ -77,35 +111,11 @@ def warp_centroid_loss(
         warped_logits: the same for the warped images.
         homographies: (B, 3, 3) source -> warped pixels.
         warped_cell_valid: optional (B, Hc, Wc) bool, cells of the warped image that see the source.
+        pairing: ``margin``, ``nms_radius``, ``threshold``, ``max_points``, ``radius``, ``match_radius`` of
+            :func:`warp_centroid_errors`.
 
     Returns: scalar float32; 0 (with a gradient path) when no pair is found.
     """
-    _check(logits, warped_logits, homographies)
-    if margin < radius:
-        raise ValueError(f"margin {margin} must be >= the window radius {radius}")
-    heat = logits_to_heatmap(logits)
-    heat_w = logits_to_heatmap(warped_logits)
-    h, w = heat.shape[1:]
-    sq = []
-    for i in range(heat.shape[0]):
-        ys, xs = peak_pixels(heat[i], margin, nms_radius, threshold, max_points)
-        yb, xb = peak_pixels(heat_w[i], margin, nms_radius, threshold, h * w)
-        if not len(ys) or not len(yb):
-            continue
-        q = warp_points_torch(keypoints_with_centroids(heat[i], ys, xs, radius), homographies[i])
-        peaks_b = torch.stack([xb, yb], dim=1).double()
-        dist = torch.cdist(q.detach(), peaks_b)
-        dmin, j = dist.min(dim=1)
-        ok = torch.isfinite(dmin) & (dmin <= match_radius)
-        if warped_cell_valid is not None:
-            ok &= warped_cell_valid[i, yb[j] // CELL, xb[j] // CELL].bool()
-        if not bool(ok.any()):
-            continue
-        q, j = q[ok], j[ok]
-        p_b = keypoints_with_centroids(heat_w[i], yb[j], xb[j], radius)
-        e = ((p_b - q) ** 2).sum(dim=1)
-        sq.append(e[e.detach() <= max_error**2])
-    pairs = torch.cat(sq) if sq else torch.zeros(0, dtype=torch.float64)
-    if not len(pairs):
-        return (heat.sum() + heat_w.sum()) * 0.0
-    return pairs.mean().float()
+    sq = warp_centroid_errors(logits, warped_logits, homographies, warped_cell_valid, **pairing)
+    kept = sq[sq.detach() <= max_error**2]
+    return (kept.mean() if len(kept) else sq.sum()).float()
