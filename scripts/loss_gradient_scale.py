@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a check
 
 from superpoint_rt.network import SuperPointNet
 from superpoint_rt.sysinfo import cpu_description
-from superpoint_rt.train.checkpoint import load_net_state
+from superpoint_rt.train.checkpoint import load_net_state, net_from_state
 from superpoint_rt.train.config import load_config
 from superpoint_rt.train.equivariance import shift_images, shift_loss, step_shifts
 from superpoint_rt.train.losses import descriptor_loss, descriptor_softmax_loss, detector_loss
@@ -45,10 +45,7 @@ def encoder_grad_norm(loss: torch.Tensor, params: Sequence[torch.Tensor]) -> flo
 
 def load_model(path: Path) -> SuperPointNet:
     """A checkpoint's or export's network (with or without batch norm; loaded safely) in training mode."""
-    state = load_net_state(path)
-    net = SuperPointNet(batch_norm=any(k.startswith("bn") for k in state))
-    net.load_state_dict(state)
-    return net.train()
+    return net_from_state(load_net_state(path)).train()
 
 
 def main() -> int:

@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a check
 
 from superpoint_rt.network import SuperPointNet
 from superpoint_rt.sysinfo import cpu_description
-from superpoint_rt.train.checkpoint import load_net_state
+from superpoint_rt.train.checkpoint import load_net_state, net_from_state
 from superpoint_rt.train.config import load_config
 from superpoint_rt.train.pairs import PairBatches
 from superpoint_rt.train.warp_centroid import MAX_ERROR, warp_centroid_errors
@@ -39,10 +39,7 @@ WITHIN = (0.5, 1.0, 2.0)
 
 def load_model(path: Path) -> SuperPointNet:
     """A checkpoint's or export's network, in inference mode."""
-    state = load_net_state(path)
-    net = SuperPointNet(batch_norm=any(k.startswith("bn") for k in state))
-    net.load_state_dict(state)
-    return net.eval()
+    return net_from_state(load_net_state(path)).eval()
 
 
 def distances(net: SuperPointNet, batches: list[dict[str, torch.Tensor]]) -> tuple[np.ndarray, list[int]]:

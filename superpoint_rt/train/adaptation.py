@@ -122,11 +122,9 @@ class TorchHeatmap:
     def __init__(self, state_dict: dict, precision: str = "fp32", device: str = "cpu") -> None:
         import torch
 
-        from superpoint_rt.network import SuperPointNet
+        from superpoint_rt.train.checkpoint import net_from_state
 
-        bn = any(k.startswith("bn") for k in state_dict)
-        self.net = SuperPointNet(batch_norm=bn).eval().to(device)
-        self.net.load_state_dict(state_dict)
+        self.net = net_from_state(state_dict).eval().to(device)
         self.device = torch.device(device)
         self.precision = precision
 

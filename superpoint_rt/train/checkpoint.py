@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from superpoint_rt.network import fold_batch_norm
+from superpoint_rt.network import SuperPointNet, fold_batch_norm
 from superpoint_rt.weights import torch_load_safe
 
 
@@ -113,3 +113,11 @@ def load_net_state(path: str | Path) -> dict[str, torch.Tensor]:
     if isinstance(obj, dict):
         return dict(obj)
     raise TypeError(f"{path}: not a state dict / checkpoint")
+
+
+def net_from_state(state: dict[str, torch.Tensor]) -> SuperPointNet:
+    """A :class:`SuperPointNet` holding ``state``: with batch norm when the state has ``bn*`` layers (a trainer
+    checkpoint), plain otherwise (an export); in the module's default (training) mode, on the CPU."""
+    net = SuperPointNet(batch_norm=any(k.startswith("bn") for k in state))
+    net.load_state_dict(state)
+    return net

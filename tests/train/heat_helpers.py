@@ -23,3 +23,16 @@ def logits_of(heat: np.ndarray) -> torch.Tensor:
     dust = 1.0 - cells.sum(axis=1, keepdims=True)
     assert (dust > 0).all()
     return torch.from_numpy(np.log(np.concatenate([cells, dust], axis=1)))
+
+
+def peaks64(heat: np.ndarray, margin: int, limit: int) -> tuple[np.ndarray, np.ndarray]:
+    """Float64 loops over an (H, W) heatmap: pixels that are the maximum of their 9x9 window (clipped at the
+    borders) and > 0.015, at least ``margin`` px inside; the ``limit`` strongest, strongest first, as (xs, ys)."""
+    h, w = heat.shape
+    found = []
+    for y in range(margin, h - margin):
+        for x in range(margin, w - margin):
+            if heat[y, x] > 0.015 and heat[y, x] >= heat[max(y - 4, 0) : y + 5, max(x - 4, 0) : x + 5].max():
+                found.append((heat[y, x], y, x))
+    found = sorted(found, reverse=True)[:limit]
+    return np.array([f[2] for f in found], int), np.array([f[1] for f in found], int)

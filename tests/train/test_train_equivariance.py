@@ -11,7 +11,7 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("yaml")
 
-from heat_helpers import heat64, logits_of  # noqa: E402
+from heat_helpers import heat64, logits_of, peaks64  # noqa: E402
 
 from superpoint_rt.train.config import DataConfig, TrainConfig  # noqa: E402
 from superpoint_rt.train.equivariance import (  # noqa: E402
@@ -38,18 +38,9 @@ def _centroid_loss_oracle(
     for i, (dx, dy) in enumerate(shifts):
         a = ha[i, : ha.shape[1] - dy, : ha.shape[2] - dx]
         c = hs[i, dy:, dx:]
-        h, w = a.shape
-        peaks = []
-        for y in range(margin, h - margin):
-            for x in range(margin, w - margin):
-                win = a[max(y - 4, 0) : y + 5, max(x - 4, 0) : x + 5]
-                if a[y, x] > 0.015 and a[y, x] >= win.max():
-                    peaks.append((a[y, x], y, x))
-        peaks = sorted(peaks, reverse=True)[:max_points]
-        if not peaks:
+        xs, ys = peaks64(a, margin, max_points)
+        if not len(xs):
             continue
-        ys = np.array([p[1] for p in peaks])
-        xs = np.array([p[2] for p in peaks])
         oa = np.stack(_centroid_offsets(a, xs, ys, 2, np.inf), axis=1)
         oc = np.stack(_centroid_offsets(c, xs, ys, 2, np.inf), axis=1)
         sq.extend(((oa - oc) ** 2).sum(axis=1))

@@ -11,7 +11,7 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("yaml")
 
-from heat_helpers import heat64, logits_of  # noqa: E402
+from heat_helpers import heat64, logits_of, peaks64  # noqa: E402
 
 from superpoint_rt.train.config import DataConfig, TrainConfig  # noqa: E402
 from superpoint_rt.train.pairs import PairBatches  # noqa: E402
@@ -19,18 +19,6 @@ from superpoint_rt.train.trainer import Trainer  # noqa: E402
 from superpoint_rt.train.warp_centroid import warp_centroid_loss  # noqa: E402
 
 MARGIN = 8
-
-
-def _peaks(a: np.ndarray, limit: int) -> tuple[np.ndarray, np.ndarray]:
-    """Float64 loops: pixels that are the maximum of their 9x9 window, > 0.015, ``MARGIN`` inside; strongest first."""
-    h, w = a.shape
-    found = []
-    for y in range(MARGIN, h - MARGIN):
-        for x in range(MARGIN, w - MARGIN):
-            if a[y, x] > 0.015 and a[y, x] >= a[max(y - 4, 0) : y + 5, max(x - 4, 0) : x + 5].max():
-                found.append((a[y, x], y, x))
-    found = sorted(found, reverse=True)[:limit]
-    return np.array([f[2] for f in found], int), np.array([f[1] for f in found], int)
 
 
 def _oracle(la: np.ndarray, lb: np.ndarray, hs: np.ndarray, valid: np.ndarray | None = None) -> float:
@@ -41,8 +29,8 @@ def _oracle(la: np.ndarray, lb: np.ndarray, hs: np.ndarray, valid: np.ndarray | 
     ha, hb = heat64(la), heat64(lb)
     sq: list[float] = []
     for i in range(len(ha)):
-        xa, ya = _peaks(ha[i], 256)
-        xb, yb = _peaks(hb[i], 10**9)
+        xa, ya = peaks64(ha[i], MARGIN, 256)
+        xb, yb = peaks64(hb[i], MARGIN, 10**9)
         if not len(xa) or not len(xb):
             continue
         pa = np.stack([xa, ya], 1) + np.stack(_centroid_offsets(ha[i], xa, ya, 2, np.inf), 1)
