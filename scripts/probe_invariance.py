@@ -31,6 +31,26 @@ from superpoint_rt.eval.runner import EvalConfig, evaluate
 from superpoint_rt.sysinfo import cpu_description
 
 
+def method_colors(n: int) -> list[tuple[float, float, float, float]]:
+    """``n`` distinct RGBA colours, one per method (matplotlib's ten "C0".."C9" would repeat from the 11th).
+
+    Up to 10: tab10. Up to 20: tab20's ten dark shades, then its ten light ones. More: evenly spaced on turbo.
+    """
+    from matplotlib import colormaps
+
+    if n <= 10:
+        cmap, idx = colormaps["tab10"], list(range(n))
+    elif n <= 20:
+        cmap, idx = colormaps["tab20"], [2 * i if i < 10 else 2 * (i - 10) + 1 for i in range(n)]
+    else:
+        cmap, idx = colormaps["turbo"].resampled(n), list(range(n))
+    out = []
+    for i in idx:
+        r, g, b, a = cmap(i)
+        out.append((float(r), float(g), float(b), float(a)))
+    return out
+
+
 def _plot(curves: dict[str, dict[str, dict[str, list[float]]]], path: Path, title: str) -> None:
     import matplotlib
 
@@ -40,27 +60,30 @@ def _plot(curves: dict[str, dict[str, dict[str, list[float]]]], path: Path, titl
     kinds = [k for k in LEVELS if any(k in c for c in curves.values())]
     metrics = (("homography", "homography accuracy (eps 3)"), ("repeatability", "repeatability"))
     fig, axes = plt.subplots(len(metrics), len(kinds), figsize=(3.4 * len(kinds), 5.6), squeeze=False)
+    colors = method_colors(len(curves))
     for col, kind in enumerate(kinds):
         xs = strength_axis(kind)
         for row, (m, label) in enumerate(metrics):
             ax = axes[row][col]
             for i, (method, c) in enumerate(curves.items()):
                 if kind in c and not all(math.isnan(v) for v in c[kind][m]):
-                    ax.plot(xs, c[kind][m], marker="o", label=method, color=f"C{i}")
+                    ax.plot(xs, c[kind][m], marker="o", label=method, color=colors[i])
                 if m == "homography" and kind in c and "homography_trials" in c[kind]:
                     avg = c[kind]["homography_trials"]
-                    ax.plot(xs, avg, ls="--", color=f"C{i}", label=f"{method}, RANSAC-averaged")
+                    ax.plot(xs, avg, ls="--", color=colors[i], label=f"{method}, RANSAC-averaged")
             ax.set_ylim(0, 1.02)
             ax.grid(alpha=0.3)
             if row == len(metrics) - 1:
                 ax.set_xlabel(TITLES[kind])
             if col == 0:
                 ax.set_ylabel(label)
-    axes[0][0].legend(fontsize=8)
+    # one legend for the figure, right of the panels: inside the first panel it hid the rotation curves
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, labels, fontsize=8, loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False)
     fig.suptitle(title)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=90)
+    fig.savefig(path, dpi=90, bbox_inches="tight")
     plt.close(fig)
 
 
