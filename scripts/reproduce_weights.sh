@@ -4,8 +4,9 @@
 # (superpoint_rt_v3.npz, step 18761, stages 9-10, which continue v2's run), v4 (superpoint_rt_v4.npz, step 23373,
 # stages 11-12, which continue v3's run), v5 (superpoint_rt_v5.npz, step 30766, stages 13-14, which continue v4's
 # run), v6 (superpoint_rt_v6.npz, step 32250, stages 15-16, which continue v5's run with the ranking descriptor
-# loss) and v7, the default (superpoint_rt.npz, step 35129, stages 17-18, which continue v6's run and then add the
-# keypoint shift-equivariance term).
+# loss), v7 (superpoint_rt_v7.npz, step 35129, stages 17-18, which continue v6's run and then add the keypoint
+# shift-equivariance term) and v8, the default (superpoint_rt.npz, step 36723, stages 19-20, which continue v7's run
+# and then add the warp-centroid term).
 # Every stage resumes (--resume) and stops cleanly (--time-limit MIN, SIGTERM/SIGUSR1); our run went in chunks
 # on 2 CPU cores across sessions (see the weights card in docs/MODEL_CARD.md). Needs `pip install -e '.[train,eval]'` and
 # the training photos (data/PHOTOS.md):
@@ -148,7 +149,16 @@ mkdir -p train_runs/superpoint_v2m/checkpoints
 cp train_runs/superpoint_v2i/checkpoints/last.pt train_runs/superpoint_v2m/checkpoints/
 $TORCHRUN --config configs/superpoint_v2m_centroid.yaml --run-dir train_runs/superpoint_v2m --resume --max-steps 35129
 
-# 18. Package v7 (the default) and its INT8 IR, detector head in float as v6's
-package train_runs/superpoint_v2m superpoint_rt --onnx "$WEIGHTS/superpoint_rt.onnx"
-superpoint-rt eval bundled --method superpoint --precision fp32 --json bench/results/eval_bundled_v7_fp32.json
+# 18. Package v7 and its INT8 IR, detector head in float as v6's
+package train_runs/superpoint_v2m superpoint_rt_v7
+
+# 19. v8: recipe M on from v7's state to 36281, then recipe O (M plus the warp-centroid term) to 36723
+$TORCHRUN --config configs/superpoint_v2m_centroid.yaml --run-dir train_runs/superpoint_v2m --resume --max-steps 36281
+mkdir -p train_runs/superpoint_v2o/checkpoints
+cp train_runs/superpoint_v2m/checkpoints/last.pt train_runs/superpoint_v2o/checkpoints/
+$TORCHRUN --config configs/superpoint_v2o_warp.yaml --run-dir train_runs/superpoint_v2o --resume --max-steps 36723
+
+# 20. Package v8 (the default) and its INT8 IR, detector head in float as v7's
+package train_runs/superpoint_v2o superpoint_rt --onnx "$WEIGHTS/superpoint_rt.onnx"
+superpoint-rt eval bundled --method superpoint --precision fp32 --json bench/results/eval_bundled_v8_fp32.json
 superpoint-rt demo --output demo.mp4
