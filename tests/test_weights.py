@@ -208,7 +208,7 @@ def test_versioned_names_load_their_weights() -> None:
     assert tuple(w.meta.get("step") for w in versions) == (4648, 12843, 18761, 23373, 30766, 32250, 35129, 36723)
     assert versions[-1].fingerprint == default.fingerprint == load_weights("superpoint-rt").fingerprint
     assert len({w.fingerprint for w in versions}) == len(names)
-    irs = [f"superpoint_rt_{v}_int8.xml" for v in ("v1", "v2", "v3", "v4", "v5", "v6", "v7")] + ["superpoint_rt_int8.xml"]
+    irs = [f"superpoint_rt_v{i}_int8.xml" for i in range(1, 8)] + ["superpoint_rt_int8.xml"]
     for w, ir in zip(versions, irs, strict=True):
         path, why = guarded_int8_model(w)
         assert path is not None and path.endswith(ir), why
@@ -250,8 +250,7 @@ def test_shipped_default_files_agree() -> None:
         ir_meta = json.loads(html.unescape(found.group(1)))
         for key in ("name", "step", "licence", "note"):
             assert ir_meta.get(key) == weights.meta.get(key), key
-    stems = ("superpoint_rt_int8", "superpoint_rt_v7_int8", "superpoint_rt_v6_int8", "superpoint_rt_v5_int8", "superpoint_rt_v4_int8")
-    for stem in (*stems, "superpoint_rt_v3_int8"):
+    for stem in ("superpoint_rt_int8", *(f"superpoint_rt_v{i}_int8" for i in range(3, 8))):
         assert json.loads(DEFAULT_WEIGHTS.with_name(stem + ".json").read_text())["kept_float"] == ["convPa", "convPb"]
     x = np.random.default_rng(0).random((1, 1, 64, 80), dtype=np.float32)
     shipped = ort.InferenceSession(str(DEFAULT_WEIGHTS.with_suffix(".onnx")), providers=["CPUExecutionProvider"])
