@@ -10,7 +10,10 @@ The protocol of ``superpoint-rt eval`` (images at ``--desc-size``, ``--desc-keyp
 RANSAC at 3 px, one run), then :mod:`superpoint_rt.eval.failures` on each pair: a miss is ``too_few`` (the right
 matches are not there), ``fit`` (they are, and a least-squares fit on them alone lands within eps: RANSAC's inlier
 set was the problem) or ``precision`` (even that fit misses: the points are too imprecise or too clustered).
-Prints a table, writes JSON (per pair and summarised, with the CPU) and a stacked-bar PNG (matplotlib).
+Prints a table, writes JSON (per pair and summarised, with the CPU) and a stacked-bar PNG (matplotlib). With
+``--scales`` (a SuperPoint pyramid) it also pools RANSAC's inliers over all pairs by the pyramid levels of their
+two points (``levels`` in the JSON, a second table): which level pairings carry the matches and how far off
+they are, in image-2 px and in pixels of image 2's level.
 """
 
 from __future__ import annotations
@@ -25,7 +28,14 @@ from typing import Any
 import numpy as np
 
 from superpoint_rt.apps.eval_cli import parse_size
-from superpoint_rt.eval.failures import CLASSES, HomographyAnatomy, homography_anatomy, summarize
+from superpoint_rt.eval.failures import (
+    CLASSES,
+    HomographyAnatomy,
+    homography_anatomy,
+    inlier_residuals_by_level,
+    summarize,
+    summarize_levels,
+)
 from superpoint_rt.eval.hpatches import list_sequences, load_sequence
 from superpoint_rt.eval.methods import get_method, superpoint_method
 from superpoint_rt.eval.metrics import estimate_homography
@@ -57,16 +67,19 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
     pairs: list[dict[str, Any]] = []
     items = []
+    by_level: dict[str, list[float]] = {}
     method.max_keypoints = args.desc_keypoints
     with tqdm(total=5 * len(seqs), desc=f"failures {name}", unit="pair", disable=args.no_progress) as bar:
         for folder in seqs:
             seq = load_sequence(folder, args.desc_size)
             kp1, _, d1 = method(seq.images[0])
+            lv1 = getattr(method, "last_levels", None)
             if d1 is None:
                 raise SystemExit(f"method {name} has no descriptors: nothing to match")
             for k in range(2, 7):
                 h = seq.homographies[k - 2]
                 kp2, _, d2 = method(seq.images[k - 1])
+                lv2 = getattr(method, "last_levels", None)
                 if d2 is None:
                     raise SystemExit(f"method {name} returned descriptors for some images only")
                 est = estimate_homography(kp1, d1, kp2, d2, h, args.desc_size, args.ransac_threshold)
@@ -74,6 +87,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                     kp1, kp2, est.matches, est.inliers, est.error, h, args.desc_size, args.eps, args.oracle_px
                 )
                 items.append(a)
+                if lv1 is not None and lv2 is not None:
+                    groups = inlier_residuals_by_level(kp1, kp2, est.matches, est.inliers, h, lv1, lv2)
+                    for key, vals in groups.items():
+                        by_level.setdefault(key, []).extend(vals)
                 pairs.append({"sequence": seq.name, "kind": seq.kind, "k": k, **a.to_dict()})
                 bar.update(1)
     return {
@@ -92,6 +109,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         },
         "environment": {"cpu": cpu_description()},
         "summary": summarize(items),
+        "levels": summarize_levels(by_level, args.oracle_px) if by_level else None,
         "pairs": pairs,
     }
 
@@ -129,6 +147,21 @@ def table(docs: list[dict[str, Any]]) -> str:
             f"| {doc['method']} | {s['pairs']} | {c['correct']} | {c['fit']} | {c['precision']} | {c['too_few']} "
             f"| {f(s['all']['inlier_residual_median'])} | {f(s['all']['inliers_off_share'])} "
             f"| {f(s['fit']['hull_fraction'])} |"
+        )
+    return "\n".join(lines)
+
+
+def level_table(doc: dict[str, Any]) -> str:
+    """Markdown: a pyramid run's RANSAC inliers (all pairs pooled) by the levels of their two points."""
+    ox = doc["config"]["oracle_px"]
+    lines = [
+        f"| {doc['method']}: levels (image 1 -> 2) | inliers | share | true residual, px | in level px | > {ox:g} px |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for r in doc.get("levels") or []:
+        lines.append(
+            f"| {r['levels']} | {r['inliers']} | {r['share']:.3f} | {r['residual_median']:.2f} "
+            f"| {r['residual_median_level_px']:.2f} | {r['over_oracle_px']:.2f} |"
         )
     return "\n".join(lines)
 
@@ -197,6 +230,10 @@ def main() -> int:
     if not docs:
         ap.error("give a data folder, or --include earlier JSON outputs")
     print(table(docs))
+    for doc in docs:
+        if doc.get("levels"):
+            print()
+            print(level_table(doc))
     if args.plot:
         plot(docs, args.plot, args.title)
         print(f"plot: {args.plot}", file=sys.stderr)

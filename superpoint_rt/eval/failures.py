@@ -153,3 +153,64 @@ def summarize(items: list[HomographyAnatomy]) -> dict[str, Any]:
             "oracle_error": med([i.oracle_error for i in sel]),
         }
     return out
+
+
+def level_pair_key(level1: float, level2: float) -> str:
+    """The label of a pyramid level pair, image 1's level first: ``"1.41->0.71"``."""
+    return f"{level1:g}->{level2:g}"
+
+
+def inlier_residuals_by_level(
+    kp1: np.ndarray,
+    kp2: np.ndarray,
+    matches: np.ndarray,
+    inliers: np.ndarray,
+    truth: np.ndarray,
+    levels1: np.ndarray,
+    levels2: np.ndarray,
+) -> dict[str, list[float]]:
+    """True residuals ``|H p1 - p2|`` (px, image 2) of RANSAC's inliers, grouped by the pyramid levels of their points.
+
+    ``levels1`` (N1,) / ``levels2`` (N2,): the pyramid scale each keypoint was detected at (``Features.scales``);
+    keys as :func:`level_pair_key`. Inliers whose true position falls behind the camera are left out.
+
+    Raises:
+        ValueError: a levels array that does not match its keypoints, or mismatched matches/inliers.
+    """
+    p1, p2 = _as_points(kp1, "kp1"), _as_points(kp2, "kp2")
+    l1, l2 = np.asarray(levels1, np.float64).reshape(-1), np.asarray(levels2, np.float64).reshape(-1)
+    if len(l1) != len(p1) or len(l2) != len(p2):
+        raise ValueError(f"levels ({len(l1)}, {len(l2)}) must match the keypoints ({len(p1)}, {len(p2)})")
+    m = np.asarray(matches, np.int64).reshape(-1, 2)
+    inl = np.asarray(inliers, bool).reshape(-1)
+    if len(inl) != len(m):
+        raise ValueError(f"{len(m)} matches but {len(inl)} inlier flags")
+    m = m[inl]
+    r = true_residuals(p1[m[:, 0]], p2[m[:, 1]], _as_homography(truth))
+    out: dict[str, list[float]] = {}
+    for a, b, x in zip(l1[m[:, 0]], l2[m[:, 1]], r):
+        if np.isfinite(x):
+            out.setdefault(level_pair_key(float(a), float(b)), []).append(float(x))
+    return out
+
+
+def summarize_levels(groups: dict[str, list[float]], oracle_px: float = 1.0) -> list[dict[str, Any]]:
+    """Per level pair (most inliers first): ``{"levels", "inliers", "share", "residual_median",
+    "residual_median_level_px", "over_oracle_px"}``; ``residual_median_level_px`` is the median in pixels of image 2's
+    level (residual x its scale, the key's second number), ``over_oracle_px`` the share off by more than oracle_px."""
+    total = sum(len(v) for v in groups.values())
+    rows = []
+    for key, vals in groups.items():
+        v = np.asarray(vals, np.float64)
+        s2 = float(key.split("->")[1])
+        rows.append(
+            {
+                "levels": key,
+                "inliers": len(v),
+                "share": len(v) / total if total else 0.0,
+                "residual_median": float(np.median(v)),
+                "residual_median_level_px": float(np.median(v)) * s2,
+                "over_oracle_px": float((v > oracle_px).mean()),
+            }
+        )
+    return sorted(rows, key=lambda r: -r["inliers"])

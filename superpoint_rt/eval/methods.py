@@ -178,6 +178,8 @@ class SuperPointMethod:
         self.max_keypoints = max_keypoints
         self.kwargs = kwargs
         self._model: Any = None
+        #: (N,) float32 pyramid scale of each point the last call returned (None: single scale / not called yet)
+        self.last_levels: np.ndarray | None = None
 
     @property
     def model(self) -> Any:
@@ -193,7 +195,12 @@ class SuperPointMethod:
         scores = np.asarray(feats.scores, dtype=np.float32).reshape(-1)
         desc = np.asarray(feats.descriptors, dtype=np.float32)
         desc = desc.reshape(len(kp), desc.shape[-1])  # (0, D) when nothing is found ((0, -1) is ambiguous)
-        return _sorted_top_k(kp, scores, desc, self.max_keypoints)
+        out = _sorted_top_k(kp, scores, desc, self.max_keypoints)
+        self.last_levels = None
+        if feats.scales is not None:  # the pyramid level of each returned point, in the same order
+            order = np.argsort(-scores, kind="stable")[: len(out[0])]
+            self.last_levels = np.asarray(feats.scales, np.float32).reshape(-1)[order]
+        return out
 
 
 def superpoint_method(

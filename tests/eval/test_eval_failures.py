@@ -142,3 +142,31 @@ def test_summarize_counts_and_medians() -> None:
     assert s["correct"]["n_inliers"] is None
     assert s["all"]["inliers_off_share"] == pytest.approx(0.1)  # median of 0.1, 0.2, 0.0
     assert set(s) == {"pairs", "counts", "all", *CLASSES}
+
+
+def test_inlier_residuals_by_level_hand_worked() -> None:
+    from superpoint_rt.eval.failures import inlier_residuals_by_level, level_pair_key, summarize_levels
+
+    h = np.eye(3)  # image 2 = image 1: the true residual is the plain distance
+    kp1 = np.array([[10.0, 10.0], [20.0, 20.0], [30.0, 30.0], [40.0, 40.0]], np.float32)
+    kp2 = kp1 + np.array([[0.5, 0.0], [0.0, 2.0], [3.0, 4.0], [0.0, 0.0]], np.float32)
+    lv1 = np.array([1.0, 1.0, 0.5, 1.41], np.float32)
+    lv2 = np.array([0.5, 0.5, 0.5, 1.0], np.float32)
+    matches = np.array([[0, 0], [1, 1], [2, 2], [3, 3]])
+    inliers = np.array([True, True, True, False])  # the last one is not RANSAC's: left out
+    groups = inlier_residuals_by_level(kp1, kp2, matches, inliers, h, lv1, lv2)
+    assert level_pair_key(1.41, 0.71) == "1.41->0.71"
+    assert set(groups) == {"1->0.5", "0.5->0.5"}
+    np.testing.assert_allclose(groups["1->0.5"], [0.5, 2.0])
+    np.testing.assert_allclose(groups["0.5->0.5"], [5.0])
+    rows = summarize_levels(groups, oracle_px=1.0)
+    assert [r["levels"] for r in rows] == ["1->0.5", "0.5->0.5"]  # most inliers first
+    first = rows[0]
+    assert first["inliers"] == 2 and first["share"] == pytest.approx(2 / 3)
+    assert first["residual_median"] == pytest.approx(1.25)
+    assert first["residual_median_level_px"] == pytest.approx(0.625)  # x image 2's scale 0.5
+    assert first["over_oracle_px"] == pytest.approx(0.5)
+    with pytest.raises(ValueError, match="levels"):
+        inlier_residuals_by_level(kp1, kp2, matches, inliers, h, lv1[:3], lv2)
+    with pytest.raises(ValueError, match="inlier flags"):
+        inlier_residuals_by_level(kp1, kp2, matches, inliers[:2], h, lv1, lv2)

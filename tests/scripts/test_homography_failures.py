@@ -50,6 +50,12 @@ def test_superpoint_pyramid_run(tmp_path: Path, astronaut: np.ndarray, monkeypat
     doc = json.loads(out.read_text())
     assert doc["method"] == "sp 2 levels" and doc["config"]["scales"] == [1.0, 0.71]
     assert doc["summary"]["pairs"] == 5 and doc["environment"]["cpu"]
+    levels = doc["levels"]  # the inliers pooled by the levels of their points: the pyramid's scales only
+    assert levels and sum(r["inliers"] for r in levels) == sum(p["n_inliers"] for p in doc["pairs"])
+    for r in levels:
+        a, b = (float(x) for x in r["levels"].split("->"))
+        assert {a, b} <= {1.0, 0.71}
+        assert r["residual_median_level_px"] == pytest.approx(r["residual_median"] * b)
 
 
 def test_needs_data_or_include(monkeypatch: pytest.MonkeyPatch) -> None:
