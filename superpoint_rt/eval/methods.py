@@ -42,12 +42,22 @@ def check_image(image: np.ndarray) -> np.ndarray:
     return image
 
 
+def _top_k_order(scores: np.ndarray, k: int | None) -> np.ndarray:
+    """Indices of the ``k`` best scores (all when None), descending; ties keep their order."""
+    order = np.argsort(-scores, kind="stable")
+    return order if k is None else order[:k]
+
+
 def _sorted_top_k(
     kp: np.ndarray, scores: np.ndarray, desc: np.ndarray | None, k: int | None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-    order = np.argsort(-scores, kind="stable")
-    if k is not None:
-        order = order[:k]
+    return _take(kp, scores, desc, _top_k_order(scores, k))
+
+
+def _take(
+    kp: np.ndarray, scores: np.ndarray, desc: np.ndarray | None, order: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """Keypoints (N, 2), scores (N,) and descriptors (N, D) or None at ``order``, as contiguous float32."""
     kp = np.ascontiguousarray(kp[order], dtype=np.float32).reshape(-1, 2)
     scores = np.ascontiguousarray(scores[order], dtype=np.float32)
     if desc is not None:
@@ -195,12 +205,11 @@ class SuperPointMethod:
         scores = np.asarray(feats.scores, dtype=np.float32).reshape(-1)
         desc = np.asarray(feats.descriptors, dtype=np.float32)
         desc = desc.reshape(len(kp), desc.shape[-1])  # (0, D) when nothing is found ((0, -1) is ambiguous)
-        out = _sorted_top_k(kp, scores, desc, self.max_keypoints)
+        order = _top_k_order(scores, self.max_keypoints)
         self.last_levels = None
         if feats.scales is not None:  # the pyramid level of each returned point, in the same order
-            order = np.argsort(-scores, kind="stable")[: len(out[0])]
             self.last_levels = np.asarray(feats.scales, np.float32).reshape(-1)[order]
-        return out
+        return _take(kp, scores, desc, order)
 
 
 def superpoint_method(
