@@ -9,8 +9,8 @@
 | "tensorrt"    | CUDA   | fp16, fp32             | tensorrt + torch     |
 
 (*) native BF16 needs AMX or AVX512-BF16. On the CPU, "auto" and ``precision=None`` follow one rule decided by
-measurement (:mod:`superpoint_rt.backends.auto`: BF16 on AMX, the guarded INT8 IR where the weights carry one and
-the CPU has AVX2 (BF16 on AVX512-BF16 CPUs without it), else the faster FP32 engine); on a CUDA device, tensorrt
+measurement (:mod:`superpoint_rt.backends.auto`: the guarded INT8 IR where the weights carry one and the CPU has AVX2
+(AMX included; BF16 on AMX / AVX512-BF16 CPUs without it), else the faster FP32 engine); on a CUDA device, tensorrt
 when installed, else torch (CUDA graphs), FP16.
 """
 
@@ -96,7 +96,7 @@ def resolve_backend(backend: str, weights: Weights, device: str | None = None, p
 
 def default_precision(backend: str, device: str | None = None, weights: Weights | None = None) -> str:
     """The fastest precision that keeps accuracy: FP16 on CUDA; on the CPU the rule of
-    :mod:`superpoint_rt.backends.auto` (under OpenVINO: BF16 on AMX, INT8 where ``weights`` carry the guarded IR,
+    :mod:`superpoint_rt.backends.auto` (under OpenVINO: INT8 where ``weights`` carry the guarded IR, AMX included,
     BF16 where native without it, else FP32)."""
     if backend == "tensorrt" or (backend == "torch" and device is not None and device.startswith("cuda")):
         return "fp16"

@@ -1,5 +1,5 @@
-"""OpenVINO CPU engine: the CPU default (BF16 on AMX, INT8 where the weights carry the guarded INT8 IR, BF16 on
-AVX512-BF16 without it, else FP32: :mod:`superpoint_rt.backends.auto`).
+"""OpenVINO CPU engine: the CPU default (INT8 where the weights carry the guarded INT8 IR, AMX included; BF16 on
+AMX / AVX512-BF16 without it, else FP32: :mod:`superpoint_rt.backends.auto`).
 
 A model is compiled once per input shape (B, H, W) and cached (``compile_seconds`` records the first-frame
 cost); the infer request and its output tensors are reused between frames.

@@ -20,8 +20,8 @@ OLD = CpuCaps.from_flags({"sse4_2", "avx"})
 @pytest.mark.parametrize(
     ("caps", "installed", "guarded", "expected"),
     [
-        (SPR, ALL, True, ("openvino", "bf16", "amx")),  # AMX: BF16 (INT8 against BF16 not measured there)
-        (SPR, ALL, False, ("openvino", "bf16", "amx")),
+        (SPR, ALL, True, ("openvino", "int8", "amx")),  # AMX + the guarded IR: INT8 (1.8x BF16, measured)
+        (SPR, ALL, False, ("openvino", "bf16", "bf16")),  # ... without the IR (own weights): BF16
         (ZEN4, ALL, True, ("openvino", "int8", "vnni")),  # native BF16 + AVX512-VNNI + the guarded IR: INT8
         (ZEN4, ALL, False, ("openvino", "bf16", "bf16")),  # ... without the IR (own weights): BF16
         (BF16_NO_VNNI, ALL, True, ("openvino", "bf16", "bf16")),  # native BF16, no VNNI: BF16
@@ -44,7 +44,9 @@ def test_rule_hand_made_cpus(caps, installed, guarded, expected):
 def test_rule_with_the_backend_given():
     # the caller picked the backend: only the precision is chosen
     assert choose(ZEN2, ALL, True, backend="openvino").precision == "int8"
-    assert choose(SPR, ALL, True, backend="openvino").precision == "bf16"
+    assert choose(SPR, ALL, True, backend="openvino").precision == "int8"
+    assert choose(SPR, ALL, False, backend="openvino").precision == "bf16"
+    assert "AMX" in choose(SPR, ALL, False).reason
     c = choose(ZEN2, ALL, True, backend="onnxruntime")
     assert (c.backend, c.precision) == ("onnxruntime", "fp32") and "caller" in c.reason
     assert (choose(SPR, ALL, True, backend="torch").backend, choose(SPR, ALL, True, backend="torch").precision) == (
@@ -92,7 +94,8 @@ def test_packaged_weights_carry_the_guarded_ir_random_ones_do_not():
         "fp32",
     )
     assert auto_choice(load_weights(None), caps=ZEN2).precision == "int8"
-    assert auto_choice(load_weights(None), caps=SPR).precision == "bf16"
+    assert auto_choice(load_weights(None), caps=SPR).precision == "int8"
+    assert auto_choice(random_weights(), caps=SPR).precision == "bf16"
 
 
 def test_engine_records_how_it_was_chosen():
