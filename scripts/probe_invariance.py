@@ -87,6 +87,12 @@ def _plot(curves: dict[str, dict[str, dict[str, list[float]]]], path: Path, titl
     plt.close(fig)
 
 
+def needs_benchmark(out: Path) -> bool:
+    """True when ``out`` holds no sequence folder (``i_*`` / ``v_*``) yet: missing, empty, or only other files (a log
+    written there, say), so the probe benchmark is written into it rather than evaluated as an empty set."""
+    return not out.is_dir() or not any(p.is_dir() and p.name.startswith(("i_", "v_")) for p in out.iterdir())
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--photos", choices=("train", "heldout"), default="train")
@@ -116,7 +122,7 @@ def main() -> int:
     if args.homography_trials < 1:
         ap.error("--homography-trials must be >= 1")
 
-    if not args.out.is_dir() or not any(args.out.iterdir()):
+    if needs_benchmark(args.out):
         # evenly spaced over the split's list (which runs source by source): several packages, not one
         photos = evenly_spaced(list_photos(args.photos), args.num_photos)
         written = make_invariance_benchmark(photos, args.out, seed=args.seed)

@@ -1,4 +1,5 @@
-"""scripts/probe_invariance.py's picture: one colour per method however many there are, the legend off the panels."""
+"""scripts/probe_invariance.py's picture: one colour per method however many there are, the legend off the panels;
+and when it writes its benchmark."""
 
 from __future__ import annotations
 
@@ -38,3 +39,15 @@ def test_plot_puts_the_legend_beside_the_panels(tmp_path: Path) -> None:
     img = cv2.imread(str(out))
     assert img is not None
     assert img.shape[1] > 1224 + 100, img.shape
+
+
+def test_benchmark_is_written_unless_sequences_are_there(tmp_path: Path) -> None:
+    needs = load_script("probe_invariance").needs_benchmark
+    out = tmp_path / "probe"
+    assert needs(out)  # missing
+    out.mkdir()
+    assert needs(out)  # empty
+    (out / "log.txt").write_text("a log written into the folder")
+    assert needs(out)  # only other files: no sequence to evaluate
+    (out / "v_photo0_rot10").mkdir()
+    assert not needs(out)
