@@ -18,6 +18,7 @@ import json
 import math
 from pathlib import Path
 
+from superpoint_rt.eval.hpatches import is_sequence_dir
 from superpoint_rt.eval.invariance import (
     LEVELS,
     TITLES,
@@ -90,7 +91,7 @@ def _plot(curves: dict[str, dict[str, dict[str, list[float]]]], path: Path, titl
 def needs_benchmark(out: Path) -> bool:
     """True when ``out`` holds no sequence folder (``i_*`` / ``v_*``) yet: missing, empty, or only other files (a log
     written there, say), so the probe benchmark is written into it rather than evaluated as an empty set."""
-    return not out.is_dir() or not any(p.is_dir() and p.name.startswith(("i_", "v_")) for p in out.iterdir())
+    return not out.is_dir() or not any(is_sequence_dir(p) for p in out.iterdir())
 
 
 def main() -> int:
