@@ -2,7 +2,7 @@
 metadata), the ONNX export beside it, and the INT8 OpenVINO IR calibrated on the training photos.
 
     python scripts/release_weights.py --run-dir train_runs/superpoint --name superpoint-rt \\
-        --out superpoint_rt/data/weights/superpoint_rt.npz [--onnx OUT.onnx] [--no-int8]
+        --out superpoint_rt/data/weights/superpoint_rt.npz [--onnx OUT.onnx] [--no-int8] [--keep-float convPa convPb]
 
 ``--weights CANDIDATE.npz`` instead of ``--run-dir`` promotes weights landed earlier (e.g. a candidate exported
 from a checkpoint that is no longer kept): the same arrays, hence the same fingerprint, with the new name, licence
@@ -36,7 +36,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--onnx", type=Path, help="also write the FP32 ONNX export here")
     ap.add_argument("--no-int8", action="store_true", help="skip the INT8 IR (<out stem>_int8.xml)")
     ap.add_argument("--calib", default="train-photos", help="INT8 calibration photos (default: train-photos)")
+    ap.add_argument(
+        "--keep-float",
+        nargs="+",
+        default=[],
+        metavar="LAYER",
+        help="layers the INT8 IR keeps in float, as `superpoint-rt quantize --keep-float` (the shipped IRs since v3: "
+        "convPa convPb, the detector head)",
+    )
     args = ap.parse_args(argv)
+    if args.keep_float and args.no_int8:
+        ap.error("--keep-float describes the INT8 IR: drop it or drop --no-int8")
 
     if args.weights is not None:
         if args.checkpoint is not None:
@@ -65,6 +75,10 @@ def main(argv: list[str] | None = None) -> int:
                 "note": args.note,
             }
         )
+    layers = sorted({k.rsplit(".", 1)[0] for k in w.state_dict or {}})
+    unknown = [n for n in args.keep_float if n not in layers]
+    if unknown:
+        ap.error(f"--keep-float {unknown}: not layers of these weights (they have {layers})")
     out = save_npz(w, args.out)
     print(f"wrote {out} (step {w.meta['step']}, fingerprint {w.fingerprint})")
     w = load_weights(out)  # what users load
@@ -76,8 +90,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"wrote {args.onnx}")
     if not args.no_int8:
         files = calibration_files(args.calib, 100)
-        ir = quantize_openvino(w, calibration_batches(files, (480, 640), 4), out.with_name(out.stem + "_int8.xml"))
-        print(f"wrote {ir} (calibrated on {len(files)} photos x 4 crops)")
+        ir = quantize_openvino(
+            w,
+            calibration_batches(files, (480, 640), 4),
+            out.with_name(out.stem + "_int8.xml"),
+            keep_float=args.keep_float,
+        )
+        kept = f", {' '.join(args.keep_float)} in float" if args.keep_float else ""
+        print(f"wrote {ir} (calibrated on {len(files)} photos x 4 crops{kept})")
     print(json.dumps(w.meta, indent=1))
     return 0
 

@@ -218,6 +218,11 @@ def test_real_checkpoint_exports_by_cli_and_release_script(run: Path, tmp_path: 
     p = load_weights(promoted)
     assert (p.meta["name"], p.meta["licence"], p.meta["note"]) == ("v", "L", "n")
     assert p.meta["step"] == 2 and p.meta["stage"] == "magicpoint" and p.fingerprint == w.fingerprint
+    # a layer the IR should keep in float must be one of the weights' layers, refused before anything is written
+    typo = tmp_path / "typo.npz"
+    with pytest.raises(SystemExit):
+        _release_main()(["--weights", str(out), "--name", "v", "--out", str(typo), "--keep-float", "convPx"])
+    assert not typo.exists()
 
 
 def test_release_weights_promotion_refusals(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -231,4 +236,7 @@ def test_release_weights_promotion_refusals(tmp_path: Path, capsys: pytest.Captu
     assert "--checkpoint goes with --run-dir" in capsys.readouterr().err
     with pytest.raises(SystemExit):  # both sources
         release(["--weights", "a.npz", "--run-dir", "r", "--name", "v", "--out", str(out)])
+    with pytest.raises(SystemExit):
+        release(["--weights", "a.npz", "--name", "v", "--out", str(out), "--no-int8", "--keep-float", "convPa"])
+    assert "--keep-float describes the INT8 IR" in capsys.readouterr().err
     assert not out.exists()
