@@ -5,8 +5,9 @@
 # stages 11-12, which continue v3's run), v5 (superpoint_rt_v5.npz, step 30766, stages 13-14, which continue v4's
 # run), v6 (superpoint_rt_v6.npz, step 32250, stages 15-16, which continue v5's run with the ranking descriptor
 # loss), v7 (superpoint_rt_v7.npz, step 35129, stages 17-18, which continue v6's run and then add the keypoint
-# shift-equivariance term) and v8, the default (superpoint_rt.npz, step 36723, stages 19-20, which continue v7's run
-# and then add the warp-centroid term).
+# shift-equivariance term), v8 (superpoint_rt_v8.npz, step 36723, stages 19-20, which continue v7's run and then add
+# the warp-centroid term) and v9, the default (superpoint_rt.npz, step 39205, stages 21-22, which continue v8's run
+# with that term weighted 1.5).
 # Every stage resumes (--resume) and stops cleanly (--time-limit MIN, SIGTERM/SIGUSR1); our run went in chunks
 # on 2 CPU cores across sessions (see the weights card in docs/MODEL_CARD.md). Needs `pip install -e '.[train,eval]'` and
 # the training photos (data/PHOTOS.md):
@@ -158,7 +159,17 @@ mkdir -p train_runs/superpoint_v2o/checkpoints
 cp train_runs/superpoint_v2m/checkpoints/last.pt train_runs/superpoint_v2o/checkpoints/
 $TORCHRUN --config configs/superpoint_v2o_warp.yaml --run-dir train_runs/superpoint_v2o --resume --max-steps 36723
 
-# 20. Package v8 (the default) and its INT8 IR, detector head in float as v7's
-package train_runs/superpoint_v2o superpoint_rt --onnx "$WEIGHTS/superpoint_rt.onnx"
-superpoint-rt eval bundled --method superpoint --precision fp32 --json bench/results/eval_bundled_v8_fp32.json
+# 20. Package v8 and its INT8 IR, detector head in float as v7's
+package train_runs/superpoint_v2o superpoint_rt_v8
+
+# 21. v9: recipe P (O with the warp-centroid term weighted 1.5) from v8's state to 39205 (our run: BF16 autocast on a
+# Xeon with AMX for its last 1,677 steps, FP32 on an AMD EPYC Zen 3 before; --precision auto picks by measurement)
+mkdir -p train_runs/superpoint_v2p/checkpoints
+cp train_runs/superpoint_v2o/checkpoints/last.pt train_runs/superpoint_v2p/checkpoints/
+$TORCHRUN --config configs/superpoint_v2p_warp15.yaml --run-dir train_runs/superpoint_v2p --resume --precision auto \
+    --max-steps 39205
+
+# 22. Package v9 (the default) and its INT8 IR, detector head in float as v8's
+package train_runs/superpoint_v2p superpoint_rt --onnx "$WEIGHTS/superpoint_rt.onnx"
+superpoint-rt eval bundled --method superpoint --precision fp32 --json bench/results/eval_bundled_v9_fp32.json
 superpoint-rt demo --output demo.mp4
