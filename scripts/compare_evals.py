@@ -2,7 +2,7 @@
 """Is B better than A beyond noise? A paired comparison of two ``superpoint-rt eval --json`` runs on the same pairs.
 
     python scripts/compare_evals.py A.json B.json [--method-a 0] [--method-b 0] [--eps 3] [--auc-eps 5] [--kinds v] \
-        [--resample sequences|pairs] [--json out.json]
+        [--resample sequences|pairs] [--by-photo 3] [--json out.json]
 
 Both files must hold the same benchmark (the same sequence/pair list, after ``--kinds`` keeps only i or v pairs).
 For homography accuracy at each ε the pairs are matched one to one: ``a_only`` pairs only A gets right, ``b_only``
@@ -20,6 +20,12 @@ this hold on new photos". With ``sequences`` a homography accuracy difference is
 sequence-bootstrap interval of the per-pair difference (B right - A right) excludes 0; McNemar's p (pair-level) is
 still reported beside it. With ``pairs`` it is beyond noise when McNemar's p < 0.05. A continuous difference is
 beyond noise when its interval excludes 0.
+
+``--by-photo EPS`` splits the homography difference at EPS px by source photo (a sequence's name without its ``i_``
+/ ``v_`` prefix and the ``-s<seed>`` suffix of ``scripts/make_heldout_large.sh``): per photo its pairs, A's and B's
+accuracy (averaged over RANSAC trials where both runs have them) and B - A in pairs, the largest losses first; then
+the whole comparison again without the photo B loses most on. That last part is a post-hoc reading (the photo is
+picked after seeing the results): it says how concentrated a gap is, not that it is absent elsewhere.
 """
 
 from __future__ import annotations
@@ -175,6 +181,40 @@ def compare(
     return out
 
 
+def photo_of(sequence: str) -> str:
+    """The source photo of a sequence: its name without the ``i_``/``v_`` prefix and a ``-s<seed>`` suffix."""
+    name = sequence[2:] if sequence[:2] in ("i_", "v_") else sequence
+    stem, sep, seed = name.rpartition("-s")
+    return stem if sep and stem and seed.isdigit() else name
+
+
+def by_photo(
+    a: dict[tuple[str, int], dict[str, Any]], b: dict[tuple[str, int], dict[str, Any]], e: float
+) -> list[dict[str, Any]]:
+    """Per source photo (:func:`photo_of`) over the pairs of ``a`` (the same as ``b``'s): pairs, A's and B's
+    homography accuracy at ``e`` px (each pair's share of its RANSAC trials when both runs have the same number of
+    them, else the one run) and ``net_pairs`` = the sum over its pairs of B - A; sorted by ``net_pairs``, losses first
+    (ties by photo name)."""
+    if set(a) != set(b):
+        raise ValueError(f"the two runs have different pairs ({len(a)} vs {len(b)}): not the same benchmark")
+    keys = sorted(a)
+    trials = {len(r[k].get("corner_errors") or []) for r in (a, b) for k in keys}
+    if keys and len(trials) == 1 and min(trials) > 1:
+        va, vb = trial_accuracy(a, keys, e), trial_accuracy(b, keys, e)
+    else:
+        one = [[r[k]["corner_error"] is not None and r[k]["corner_error"] <= e for k in keys] for r in (a, b)]
+        va, vb = (np.array(x, dtype=float) for x in one)
+    photos: dict[str, list[int]] = {}
+    for i, k in enumerate(keys):
+        photos.setdefault(photo_of(k[0]), []).append(i)
+    rows = []
+    for ph, ix in photos.items():
+        row = {"photo": ph, "pairs": len(ix), "a": round(float(va[ix].mean()), 4), "b": round(float(vb[ix].mean()), 4)}
+        row["net_pairs"] = round(float((vb[ix] - va[ix]).sum()), 2)
+        rows.append(row)
+    return sorted(rows, key=lambda r: (r["net_pairs"], r["photo"]))
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("a", type=Path, help="eval JSON of the baseline")
@@ -191,10 +231,17 @@ def main(argv: list[str] | None = None) -> int:
         "--kinds", choices=("iv", "i", "v"), default="iv",
         help="compare only these pairs of both runs (e.g. v: a full run against a viewpoint-only one)",
     )  # fmt: skip
+    ap.add_argument(
+        "--by-photo", type=float, metavar="EPS",
+        help="also split the homography difference at EPS px by source photo, then compare again without the photo "
+        "B loses most on (a post-hoc reading: how concentrated the gap is)",
+    )  # fmt: skip
     ap.add_argument("--json", type=Path, help="write the comparison here")
     args = ap.parse_args(argv)
     if not args.auc_eps > 0:
         ap.error("--auc-eps must be > 0")
+    if args.by_photo is not None and not args.by_photo > 0:
+        ap.error("--by-photo must be > 0 (px)")
     try:
         name_a, a = _pairs(args.a, args.method_a)
         name_b, b = _pairs(args.b, args.method_b)
@@ -206,6 +253,15 @@ def main(argv: list[str] | None = None) -> int:
         doc["kinds"] = args.kinds
         for kind, sel in (("all", "iv"), ("i", "i"), ("v", "v")):
             doc[kind] = compare(a, b, args.eps, sel, args.auc_eps, args.resample)
+        if args.by_photo is not None:
+            rows = by_photo(a, b, args.by_photo)
+            doc["by_photo"] = {"eps": args.by_photo, "photos": rows}
+            if rows and rows[0]["net_pairs"] < 0:
+                worst = rows[0]["photo"]
+                a2 = {k: p for k, p in a.items() if photo_of(k[0]) != worst}
+                b2 = {k: p for k, p in b.items() if photo_of(k[0]) != worst}
+                doc["by_photo"]["without"] = worst
+                doc["by_photo"]["all_without"] = compare(a2, b2, [args.by_photo], "iv", args.auc_eps, args.resample)
     except (OSError, KeyError, ValueError, json.JSONDecodeError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -222,6 +278,20 @@ def main(argv: list[str] | None = None) -> int:
             flag = "beyond noise" if c["beyond_noise"] else "noise"
             print(f"[{kind}] {m}: A {c['a']:.3f} B {c['b']:.3f} diff {c['diff']:+.4f} "
                   f"95% CI [{c['ci95'][0]:+.4f}, {c['ci95'][1]:+.4f}]: {flag}")  # fmt: skip
+    if "by_photo" in doc:
+        bp = doc["by_photo"]
+        print(f"by photo, homography at {bp['eps']:g} px (B - A in pairs, losses first):")
+        for row in bp["photos"]:
+            print(f"  {row['photo']}: {row['pairs']} pairs, A {row['a']:.3f} B {row['b']:.3f}, {row['net_pairs']:+.2f}")
+        if "all_without" in bp:
+            r = bp["all_without"]
+            key = f"homography_trials@{bp['eps']:g}"
+            c = r["continuous"].get(key) or r["homography"][f"{bp['eps']:g}"]
+            ci = c.get("ci95")
+            ci_text = f" 95% CI [{ci[0]:+.3f}, {ci[1]:+.3f}]" if ci else ""
+            flag = "beyond noise" if c["beyond_noise"] else "noise"
+            head = f"without {bp['without']} ({r['pairs']} pairs, post hoc)"
+            print(f"{head}: A {c['a']:.3f} B {c['b']:.3f}{ci_text}: {flag}")
     if args.json:
         args.json.write_text(json.dumps(doc, indent=1) + "\n")
     return 0

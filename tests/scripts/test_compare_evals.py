@@ -175,3 +175,49 @@ def test_kinds_compares_the_viewpoint_pairs_of_a_full_run_with_a_viewpoint_only_
     h = doc["v"]["homography"]["3"]
     assert (h["a_only"], h["b_only"]) == (1, 0)
     assert doc["v"]["continuous"]["repeatability"]["diff"] == pytest.approx(0.2)
+
+
+def test_photo_of_strips_kind_and_seed() -> None:
+    m = _load()
+    assert m.photo_of("v_kleiber-by-lukas-baubkus-s12") == "kleiber-by-lukas-baubkus"
+    assert m.photo_of("i_grace-hopper-s3") == "grace-hopper"
+    assert m.photo_of("v_photo") == "photo"  # no seed suffix (the bundled and val benchmarks)
+    assert m.photo_of("v_bus-stop") == "bus-stop"  # "-s" not followed by digits stays
+    assert m.photo_of("hpatches_seq") == "hpatches_seq"
+
+
+def test_by_photo_hand_worked(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Two photos x two seeds x 2 pairs, 4 RANSAC trials each; hand-counted shares of trials within 3 px."""
+    m = _load()
+
+    def run(path: Path, trials: dict[str, list[list[float | None]]]) -> Path:
+        pairs = []
+        for seq, per_pair in trials.items():
+            for j, errs in enumerate(per_pair):
+                pair = {"sequence": seq, "kind": "v", "k": 2 + j, "corner_error": errs[0], "corner_errors": errs}
+                pair.update(repeatability=0.5, nn_map=0.5, matching_score=0.5, localization_error=1.0)
+                pairs.append(pair)
+        path.write_text(json.dumps({"results": [{"method": "m", "pairs": pairs}]}))
+        return path
+
+    ok, bad, half = [1.0, 1.0, 1.0, 1.0], [9.0, None, 9.0, 9.0], [1.0, 9.0, 1.0, None]
+    a = run(tmp_path / "a.json", {"v_bird-s1": [ok, ok], "v_bird-s2": [ok, ok], "v_wall-s1": [ok, half],
+                                  "v_wall-s2": [bad, ok]})  # fmt: skip
+    b = run(tmp_path / "b.json", {"v_bird-s1": [bad, half], "v_bird-s2": [ok, half], "v_wall-s1": [ok, ok],
+                                  "v_wall-s2": [half, ok]})  # fmt: skip
+    _, pa = m._pairs(a, 0)
+    _, pb = m._pairs(b, 0)
+    rows = m.by_photo(pa, pb, 3.0)
+    # bird: A 4 of 4 pairs (4.0), B 0 + 0.5 + 1 + 0.5 = 2.0 -> -2.0
+    # wall: A 1 + 0.5 + 0 + 1 = 2.5, B 1 + 1 + 0.5 + 1 = 3.5 -> +1.0
+    assert [r["photo"] for r in rows] == ["bird", "wall"]
+    assert (rows[0]["pairs"], rows[0]["a"], rows[0]["b"], rows[0]["net_pairs"]) == (4, 1.0, 0.5, -2.0)
+    assert (rows[1]["a"], rows[1]["b"], rows[1]["net_pairs"]) == (0.625, 0.875, 1.0)
+    out = tmp_path / "cmp.json"
+    assert m.main([str(a), str(b), "--eps", "3", "--by-photo", "3", "--json", str(out)]) == 0
+    doc = json.loads(out.read_text())
+    assert doc["by_photo"]["without"] == "bird" and doc["by_photo"]["all_without"]["pairs"] == 4
+    assert doc["by_photo"]["all_without"]["continuous"]["homography_trials@3"]["diff"] == pytest.approx(0.25)
+    assert "without bird (4 pairs, post hoc)" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        m.main([str(a), str(b), "--by-photo", "0"])
