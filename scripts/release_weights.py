@@ -18,7 +18,7 @@ import json
 import tempfile
 from pathlib import Path
 
-from superpoint_rt.quantize import calibration_batches, calibration_files, quantize_openvino
+from superpoint_rt.quantize import calibration_batches, calibration_files, check_keep_float, quantize_openvino
 from superpoint_rt.train.checkpoint import export_weights, load_checkpoint
 from superpoint_rt.weights import load_weights, save_npz
 
@@ -75,10 +75,10 @@ def main(argv: list[str] | None = None) -> int:
                 "note": args.note,
             }
         )
-    layers = sorted({k.rsplit(".", 1)[0] for k in w.state_dict or {}})
-    unknown = [n for n in args.keep_float if n not in layers]
-    if unknown:
-        ap.error(f"--keep-float {unknown}: not layers of these weights (they have {layers})")
+    try:
+        check_keep_float(w, args.keep_float)
+    except ValueError as e:
+        ap.error(str(e))
     out = save_npz(w, args.out)
     print(f"wrote {out} (step {w.meta['step']}, fingerprint {w.fingerprint})")
     w = load_weights(out)  # what users load

@@ -60,6 +60,18 @@ def calibration_batches(files: list[Path], size: tuple[int, int] = (480, 640), c
     return out
 
 
+def check_keep_float(weights: Weights, keep_float: Sequence[str]) -> None:
+    """Refuse layer names for ``quantize_openvino(keep_float=...)`` that are not layers of ``weights``.
+
+    Raises:
+        ValueError: naming the unknown names and the weights' layers.
+    """
+    layers = sorted({k.rsplit(".", 1)[0] for k in weights.state_dict or {}})
+    unknown = [n for n in keep_float if n not in layers]
+    if unknown:
+        raise ValueError(f"--keep-float {unknown}: not layers of these weights (they have {layers})")
+
+
 def quantize_openvino(weights: Weights, calibration: list[np.ndarray], output: str | os.PathLike[str],
                       fast_bias_correction: bool = True, keep_float: Sequence[str] = ()) -> Path:  # fmt: skip
     """NNCF post-training quantisation of the ONNX export; writes the INT8 OpenVINO IR (.xml + .bin).

@@ -7,16 +7,16 @@ import argparse
 import sys
 from typing import Any
 
-from ..quantize import calibration_batches, calibration_files, quantize_openvino
+from ..quantize import calibration_batches, calibration_files, check_keep_float, quantize_openvino
 from ..weights import load_weights
 
 
 def cmd_quantize(args: argparse.Namespace) -> int:
     weights = load_weights(args.weights)
-    layers = sorted({k.rsplit(".", 1)[0] for k in weights.state_dict or {}})
-    unknown = [n for n in args.keep_float if n not in layers]
-    if unknown:
-        print(f"quantize: --keep-float {unknown}: not layers of these weights (they have {layers})", file=sys.stderr)
+    try:
+        check_keep_float(weights, args.keep_float)
+    except ValueError as e:
+        print(f"quantize: {e}", file=sys.stderr)
         return 2
     files = calibration_files(args.calib, args.max_images)
     h, w = (int(v) for v in args.size.lower().split("x"))
