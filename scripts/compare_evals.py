@@ -119,6 +119,20 @@ def trial_accuracy(run: dict[tuple[str, int], dict[str, Any]], keys: list[tuple[
     return np.array([np.mean([c is not None and c <= e for c in run[k]["corner_errors"]]) for k in keys], float)
 
 
+def run_accuracy(run: dict[tuple[str, int], dict[str, Any]], keys: list[tuple[str, int]], e: float) -> np.ndarray:
+    """Per pair, whether its (first) RANSAC run's corner error is <= ``e`` (null = failed)."""
+    return np.array([run[k]["corner_error"] is not None and run[k]["corner_error"] <= e for k in keys], dtype=bool)
+
+
+def same_trials(
+    a: dict[tuple[str, int], dict[str, Any]], b: dict[tuple[str, int], dict[str, Any]], keys: list[tuple[str, int]]
+) -> int:
+    """The RANSAC trial count both runs have on every pair of ``keys`` (``--homography-trials N``), or 0 where they
+    have one run only or differ."""
+    trials = {len(r[k].get("corner_errors") or []) for r in (a, b) for k in keys}
+    return trials.pop() if len(trials) == 1 and min(trials) > 1 else 0
+
+
 def compare(
     a: dict[tuple[str, int], dict[str, Any]],
     b: dict[tuple[str, int], dict[str, Any]],
@@ -143,8 +157,7 @@ def compare(
     if not keys:  # e.g. a run of viewpoint sequences only, asked about illumination
         return out
     for e in eps:
-        ca = np.array([a[k]["corner_error"] is not None and a[k]["corner_error"] <= e for k in keys], dtype=bool)
-        cb = np.array([b[k]["corner_error"] is not None and b[k]["corner_error"] <= e for k in keys], dtype=bool)
+        ca, cb = run_accuracy(a, keys, e), run_accuracy(b, keys, e)
         a_only, b_only = int((ca & ~cb).sum()), int((cb & ~ca).sum())
         p = mcnemar_exact(a_only, b_only)
         h: dict[str, Any] = {
@@ -156,14 +169,14 @@ def compare(
             h["ci95"] = [round(lo, 4), round(hi, 4)]
             h["beyond_noise"] = lo > 0 or hi < 0
         out["homography"][f"{e:g}"] = h
-    trials = [len(r[k].get("corner_errors") or []) for r in (a, b) for k in keys]
-    if keys and min(trials) > 1 and len(set(trials)) == 1:
+    n_trials = same_trials(a, b, keys)
+    if n_trials:
         for e in eps:
             va, vb = trial_accuracy(a, keys, e), trial_accuracy(b, keys, e)
             d = vb - va
             lo, hi = interval(d, groups, resample)
             out["continuous"][f"homography_trials@{e:g}"] = {
-                "a": round(float(va.mean()), 4), "b": round(float(vb.mean()), 4), "trials": trials[0],
+                "a": round(float(va.mean()), 4), "b": round(float(vb.mean()), 4), "trials": n_trials,
                 "diff": round(float(d.mean()), 4), "ci95": [round(lo, 4), round(hi, 4)],
                 "beyond_noise": lo > 0 or hi < 0,
             }  # fmt: skip
@@ -198,12 +211,8 @@ def by_photo(
     if set(a) != set(b):
         raise ValueError(f"the two runs have different pairs ({len(a)} vs {len(b)}): not the same benchmark")
     keys = sorted(a)
-    trials = {len(r[k].get("corner_errors") or []) for r in (a, b) for k in keys}
-    if keys and len(trials) == 1 and min(trials) > 1:
-        va, vb = trial_accuracy(a, keys, e), trial_accuracy(b, keys, e)
-    else:
-        one = [[r[k]["corner_error"] is not None and r[k]["corner_error"] <= e for k in keys] for r in (a, b)]
-        va, vb = (np.array(x, dtype=float) for x in one)
+    per_pair = trial_accuracy if same_trials(a, b, keys) else run_accuracy
+    va, vb = (per_pair(r, keys, e).astype(float) for r in (a, b))
     photos: dict[str, list[int]] = {}
     for i, k in enumerate(keys):
         photos.setdefault(photo_of(k[0]), []).append(i)
