@@ -96,6 +96,11 @@ class TrainConfig:
         lambda_warp: weight of the warp-centroid term (SuperPoint stage; 0: off; no extra forward pass):
             :func:`~superpoint_rt.train.warp_centroid.warp_centroid_loss`, the squared distance between the warped
             image's keypoints (peak + 5x5 centroid) and the homography's image of the source image's (recipe O).
+        train_layers: the layers that learn, by convolution name (``conv1a`` .. ``conv4b``, ``convPa``, ``convPb``,
+            ``convDa``, ``convDb``; a layer's batch norm goes with it); every other layer is frozen: its weights and
+            its batch-norm statistics stay as loaded (batch norm in eval mode). Empty: all layers the stage trains.
+            ``[convPa, convPb]`` fine-tunes the detector head alone (recipe S): the descriptors stay exactly those
+            of the starting weights.
     """
 
     stage: str = "magicpoint"
@@ -127,6 +132,7 @@ class TrainConfig:
     lambda_shift: float = 0.0
     shift_loss: str = "heatmap"
     lambda_warp: float = 0.0
+    train_layers: tuple[str, ...] = ()
     data: DataConfig = field(default_factory=DataConfig)
 
     def __post_init__(self) -> None:
@@ -142,6 +148,7 @@ class TrainConfig:
             raise ValueError(f"lambda_shift must be >= 0, got {self.lambda_shift}")
         if not self.lambda_warp >= 0:
             raise ValueError(f"lambda_warp must be >= 0, got {self.lambda_warp}")
+        self.train_layers = _parse_layers(self.train_layers)
         if self.shift_loss not in SHIFT_LOSSES:
             raise ValueError(f"shift_loss must be one of {SHIFT_LOSSES}, got {self.shift_loss!r}")
         if self.channels_last not in (True, False, "auto"):
@@ -161,6 +168,22 @@ class TrainConfig:
             if step >= start:
                 lr = value
         return lr
+
+
+def _parse_layers(layers: Any) -> tuple[str, ...]:
+    """``train_layers`` (a YAML list of convolution names) -> tuple; ValueError naming an unknown layer."""
+    from superpoint_rt.network import CONV_LAYERS
+
+    known = [name for name, *_ in CONV_LAYERS]
+    if isinstance(layers, str):
+        layers = (layers,)
+    out = tuple(layers or ())
+    for name in out:
+        if name not in known:
+            raise ValueError(f"train_layers: unknown layer {name!r}; the layers are {known}")
+    if len(set(out)) != len(out):
+        raise ValueError(f"train_layers names a layer twice: {list(out)}")
+    return out
 
 
 def _parse_schedule(schedule: Any) -> tuple[tuple[int, float], ...]:

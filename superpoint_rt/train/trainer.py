@@ -52,21 +52,47 @@ Batch = dict[str, torch.Tensor]
 # model wrapper (what DistributedDataParallel wraps)
 
 
+def layer_of(param_name: str) -> str:
+    """The convolution layer a ``SuperPointNet`` parameter belongs to: ``bnPa.weight`` -> ``convPa``."""
+    module = param_name.split(".")[0]
+    return "conv" + module[2:] if module.startswith("bn") else module
+
+
 class StageModel(nn.Module):
     """``SuperPointNet`` with the forward of a stage: MagicPoint -> logits; SuperPoint -> (logits, desc).
 
     In the MagicPoint stage the descriptor head is frozen (no gradient), so DDP needs no
-    ``find_unused_parameters``.
+    ``find_unused_parameters``. ``train_layers`` (non-empty) freezes every other layer too: no gradient, and its
+    batch norm stays in eval mode (running statistics as loaded) also while the model trains.
     """
 
-    def __init__(self, net: SuperPointNet, stage: str) -> None:
+    def __init__(self, net: SuperPointNet, stage: str, train_layers: tuple[str, ...] = ()) -> None:
         super().__init__()
         self.net = net
         self.stage = stage
-        if stage == "magicpoint":
-            for name, p in net.named_parameters():
-                if name.startswith(("convD", "bnD")):
-                    p.requires_grad_(False)
+        #: layers the stage itself never trains (not in the optimizer)
+        layers = {layer_of(n) for n, _ in net.named_parameters()}
+        self.stage_frozen = {x for x in layers if stage == "magicpoint" and x.startswith("convD")}
+        #: every frozen layer; those ``train_layers`` freezes stay in the optimizer, without gradients (Adam skips
+        #: them), so a resumed optimizer state still fits
+        self.frozen = (layers - set(train_layers) if train_layers else set()) | self.stage_frozen
+        if not layers - self.frozen:
+            raise ValueError(f"train_layers {list(train_layers)}: nothing left to train in the {stage} stage")
+        for name, p in net.named_parameters():
+            if layer_of(name) in self.frozen:
+                p.requires_grad_(False)
+
+    def optimizer_parameters(self) -> list[nn.Parameter]:
+        """The parameters the optimizer holds: all but the stage's frozen ones (``train_layers`` does not change
+        this list, so a checkpoint of a full run resumes into a partial one and back)."""
+        return [p for n, p in self.net.named_parameters() if layer_of(n) not in self.stage_frozen]
+
+    def train(self, mode: bool = True) -> StageModel:
+        super().train(mode)
+        for name, m in self.net.named_children():
+            if isinstance(m, nn.BatchNorm2d) and layer_of(name) in self.frozen - self.stage_frozen:
+                m.eval()
+        return self
 
     def forward(self, image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         feats = self.net.encode(image)
@@ -163,15 +189,14 @@ class Trainer:
         self.channels_last = self._choose_channels_last()
         self.memory_format = torch.channels_last if self.channels_last else torch.contiguous_format
         self.net = self.net.to(memory_format=self.memory_format)  # type: ignore[call-overload]
-        self.stage_model = StageModel(self.net, config.stage)
+        self.stage_model = StageModel(self.net, config.stage, config.train_layers)
         self.model: nn.Module = self.stage_model
         if self.distributed:
             from torch.nn.parallel import DistributedDataParallel
 
             ids = [self.device.index] if self.device.type == "cuda" else None
             self.model = DistributedDataParallel(self.stage_model, device_ids=ids)
-        params = [p for p in self.net.parameters() if p.requires_grad]
-        self.optimizer = torch.optim.Adam(params, lr=config.lr)
+        self.optimizer = torch.optim.Adam(self.stage_model.optimizer_parameters(), lr=config.lr)
         self.use_amp = config.precision != "fp32"
         self.amp_dtype = torch.float16 if config.precision == "fp16" else torch.bfloat16
         if self.device.type == "cpu" and config.precision == "fp16":
