@@ -136,6 +136,14 @@ def test_shipped_configs_load_and_chain_as_documented() -> None:
     recipe_n, recipe_o = loaded["superpoint_v2n_shift3"], loaded["superpoint_v2o_warp"]  # N: M's term x3; O: M + warp
     assert dataclasses.replace(recipe_n, lambda_shift=1.0) == recipe_m and recipe_m.lambda_warp == 0.0
     assert recipe_o.lambda_warp == 0.5 and dataclasses.replace(recipe_o, lambda_warp=0.0) == recipe_m
+    recipe_p, recipe_q = loaded["superpoint_v2p_warp15"], loaded["superpoint_v2q_labels4"]  # P: O x3; Q: new labels
+    assert recipe_p.lambda_warp == 1.5 and dataclasses.replace(recipe_p, lambda_warp=0.5) == recipe_o
+    assert recipe_q.data.label_dir == "train_runs/adapt_photos_v9_top256"
+    assert dataclasses.replace(recipe_q, data=recipe_p.data) == recipe_p
+    recipe_r, recipe_s = loaded["superpoint_v2r_labels4_warp05"], loaded["superpoint_v2s_head_labels4"]
+    assert dataclasses.replace(recipe_r, lambda_warp=1.5, keep_every=recipe_q.keep_every) == recipe_q  # R: Q at O's 0.5
+    assert recipe_s.train_layers == ("convPa", "convPb") and not recipe_q.train_layers  # S: Q, the detector head only
+    assert dataclasses.replace(recipe_s, train_layers=(), keep_every=recipe_q.keep_every) == recipe_q
 
 
 def test_config_base_merges_and_rejects_cycles(tmp_path: Path) -> None:
