@@ -144,6 +144,9 @@ def test_shipped_configs_load_and_chain_as_documented() -> None:
     assert dataclasses.replace(recipe_r, lambda_warp=1.5, keep_every=recipe_q.keep_every) == recipe_q  # R: Q at O's 0.5
     assert recipe_s.train_layers == ("convPa", "convPb") and not recipe_q.train_layers  # S: Q, the detector head only
     assert dataclasses.replace(recipe_s, train_layers=(), keep_every=recipe_q.keep_every) == recipe_q
+    recipe_t = loaded["superpoint_v2t_labels4_desc2x"]  # T: Q with the descriptor term twice as heavy
+    assert recipe_t.lambda_loss == 2 * recipe_q.lambda_loss
+    assert dataclasses.replace(recipe_t, lambda_loss=recipe_q.lambda_loss) == recipe_q
 
 
 def test_config_base_merges_and_rejects_cycles(tmp_path: Path) -> None:
