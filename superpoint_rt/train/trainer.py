@@ -70,8 +70,8 @@ class StageModel(nn.Module):
         super().__init__()
         self.net = net
         self.stage = stage
-        #: layers the stage itself never trains (not in the optimizer)
         layers = {layer_of(n) for n, _ in net.named_parameters()}
+        #: layers the stage itself never trains (not in the optimizer)
         self.stage_frozen = {x for x in layers if stage == "magicpoint" and x.startswith("convD")}
         #: every frozen layer; those ``train_layers`` freezes stay in the optimizer, without gradients (Adam skips
         #: them), so a resumed optimizer state still fits
