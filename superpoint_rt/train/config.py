@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from superpoint_rt.geometry import HomographyConfig
+from superpoint_rt.network_spec import CONV_LAYERS
 from superpoint_rt.train.augment import PhotometricConfig
 
 STAGES = ("magicpoint", "superpoint")
@@ -172,8 +173,6 @@ class TrainConfig:
 
 def _parse_layers(layers: Any) -> tuple[str, ...]:
     """``train_layers`` (a YAML list of convolution names) -> tuple; ValueError naming an unknown layer."""
-    from superpoint_rt.network import CONV_LAYERS
-
     known = [name for name, *_ in CONV_LAYERS]
     if isinstance(layers, str):
         layers = (layers,)
