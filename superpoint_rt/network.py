@@ -18,7 +18,14 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .network_spec import CELL, CONV_LAYERS, DESCRIPTOR_DIM, LINEAR_OUTPUT_LAYERS, expected_state_dict_shapes
+from .network_spec import (
+    CELL,
+    CONV_LAYERS,
+    DESCRIPTOR_DIM,
+    LINEAR_OUTPUT_LAYERS,
+    batch_norm_name,
+    expected_state_dict_shapes,
+)
 
 __all__ = [
     "CELL",
@@ -47,7 +54,7 @@ class SuperPointNet(nn.Module):
         for name, cin, cout, k in CONV_LAYERS:
             setattr(self, name, nn.Conv2d(cin, cout, kernel_size=k, stride=1, padding=k // 2))
             if batch_norm:
-                setattr(self, "bn" + name[4:], nn.BatchNorm2d(cout))
+                setattr(self, batch_norm_name(name), nn.BatchNorm2d(cout))
         self.pool = nn.MaxPool2d(kernel_size=2, stride=2)
         for m in self.modules():
             if isinstance(m, nn.Conv2d):
@@ -57,7 +64,7 @@ class SuperPointNet(nn.Module):
     def _conv(self, name: str, x: torch.Tensor) -> torch.Tensor:
         x = getattr(self, name)(x)
         if self.batch_norm:
-            x = getattr(self, "bn" + name[4:])(x)
+            x = getattr(self, batch_norm_name(name))(x)
         return x if name in LINEAR_OUTPUT_LAYERS else F.relu(x)
 
     def encode(self, image: torch.Tensor) -> torch.Tensor:
@@ -97,7 +104,7 @@ def fold_batch_norm(state_dict: dict[str, torch.Tensor], eps: float = 1e-5) -> d
     for name, _cin, _cout, _k in CONV_LAYERS:
         w = state_dict[f"{name}.weight"].detach().double()
         b = state_dict[f"{name}.bias"].detach().double()
-        bn = "bn" + name[4:]
+        bn = batch_norm_name(name)
         if f"{bn}.running_mean" in state_dict:
             gamma = state_dict[f"{bn}.weight"].double()
             beta = state_dict[f"{bn}.bias"].double()

@@ -26,6 +26,18 @@ CELL = 8
 DETECTOR_CHANNELS = CELL * CELL + 1
 
 
+def batch_norm_name(conv: str) -> str:
+    """The batch norm that follows a convolution in a batch-norm network: ``convPa`` -> ``bnPa``."""
+    if not conv.startswith("conv"):
+        raise ValueError(f"{conv!r} is not a convolution name (conv1a ... convDb)")
+    return "bn" + conv[4:]
+
+
+def conv_name(module: str) -> str:
+    """The convolution a module belongs to: ``bnPa`` -> ``convPa``; a convolution's own name is returned as is."""
+    return "conv" + module[2:] if module.startswith("bn") else module
+
+
 def expected_state_dict_shapes() -> dict[str, tuple[int, ...]]:
     """Keys and shapes of a plain (original-release format) state dict."""
     shapes: dict[str, tuple[int, ...]] = {}

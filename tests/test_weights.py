@@ -258,3 +258,14 @@ def test_shipped_default_files_agree() -> None:
     built = ort.InferenceSession(build_onnx(w).SerializeToString(), providers=["CPUExecutionProvider"])
     for a, b in zip(shipped.run(None, {"image": x}), built.run(None, {"image": x}), strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
+
+
+def test_batch_norm_names_round_trip_every_layer() -> None:
+    from superpoint_rt.network_spec import batch_norm_name, conv_name
+
+    for name, *_ in CONV_LAYERS:
+        bn = batch_norm_name(name)
+        assert bn.startswith("bn") and bn[2:] == name[4:]
+        assert conv_name(bn) == name and conv_name(name) == name
+    with pytest.raises(ValueError, match="not a convolution"):
+        batch_norm_name("bnPa")

@@ -31,6 +31,7 @@ import torch
 from torch import nn
 
 from superpoint_rt.network import SuperPointNet
+from superpoint_rt.network_spec import conv_name
 from superpoint_rt.train.checkpoint import (
     atomic_save,
     export_weights,
@@ -54,8 +55,7 @@ Batch = dict[str, torch.Tensor]
 
 def layer_of(param_name: str) -> str:
     """The convolution layer a ``SuperPointNet`` parameter belongs to: ``bnPa.weight`` -> ``convPa``."""
-    module = param_name.split(".")[0]
-    return "conv" + module[2:] if module.startswith("bn") else module
+    return conv_name(param_name.split(".")[0])
 
 
 class StageModel(nn.Module):
