@@ -6,8 +6,9 @@
 # run), v6 (superpoint_rt_v6.npz, step 32250, stages 15-16, which continue v5's run with the ranking descriptor
 # loss), v7 (superpoint_rt_v7.npz, step 35129, stages 17-18, which continue v6's run and then add the keypoint
 # shift-equivariance term), v8 (superpoint_rt_v8.npz, step 36723, stages 19-20, which continue v7's run and then add
-# the warp-centroid term) and v9, the default (superpoint_rt.npz, step 39205, stages 21-22, which continue v8's run
-# with that term weighted 1.5).
+# the warp-centroid term), v9 (superpoint_rt_v9.npz, step 39205, stages 21-22, which continue v8's run with that term
+# weighted 1.5) and v10, the default (superpoint_rt.npz, step 40858, stages 23-25: a fourth Homographic Adaptation
+# round labelled by v9, then v9's run continued on it with the descriptor term twice as heavy).
 # Every stage resumes (--resume) and stops cleanly (--time-limit MIN, SIGTERM/SIGUSR1); our run went in chunks
 # on 2 CPU cores across sessions (see the weights card in docs/MODEL_CARD.md). Needs `pip install -e '.[train,eval]'` and
 # the training photos (data/PHOTOS.md):
@@ -22,13 +23,14 @@ WEIGHTS=superpoint_rt/data/weights
 
 # package RUN STEM [release_weights.py options]: RUN's last checkpoint -> $WEIGHTS/STEM.npz (batch norm folded), then
 # its INT8 IR $WEIGHTS/STEM_int8.xml calibrated on the train-split photos, detector head (convPa, convPb) in float
+# (KEEP_FLOAT="conv1a convPa convPb" for v10's IR, which keeps its first convolution in float too)
 package() {
-    local run=$1 stem=$2
+    local run=$1 stem=$2 keep=${KEEP_FLOAT:-convPa convPb}
     shift 2
     python scripts/release_weights.py --run-dir "$run" --name superpoint-rt --no-int8 --licence "$LICENCE" \
         --out "$WEIGHTS/$stem.npz" "$@"
     superpoint-rt quantize --weights "$WEIGHTS/$stem.npz" --calib "$PHOTOS/*/train/*.jpg" \
-        --keep-float convPa convPb --output "$WEIGHTS/${stem}_int8.xml"
+        --keep-float $keep --output "$WEIGHTS/${stem}_int8.xml"
 }
 
 # 1. MagicPoint on Synthetic Shapes: 3000 steps x 32 images, 120x160, Adam 1e-3, BF16 autocast
@@ -169,7 +171,22 @@ cp train_runs/superpoint_v2o/checkpoints/last.pt train_runs/superpoint_v2p/check
 $TORCHRUN --config configs/superpoint_v2p_warp15.yaml --run-dir train_runs/superpoint_v2p --resume --precision auto \
     --max-steps 39205
 
-# 22. Package v9 (the default) and its INT8 IR, detector head in float as v8's
-package train_runs/superpoint_v2p superpoint_rt --onnx "$WEIGHTS/superpoint_rt.onnx"
-superpoint-rt eval bundled --method superpoint --precision fp32 --json bench/results/eval_bundled_v9_fp32.json
+# 22. Package v9 and its INT8 IR, detector head in float as v8's
+package train_runs/superpoint_v2p superpoint_rt_v9
+
+# 23. A fourth Homographic Adaptation round of the same crops, labelled by v9 (32 warps, at most 256 points per crop;
+# INT8 through v9's guarded IR)
+superpoint-rt train adapt --weights superpoint-rt-v9 --images train_data/crops_photos \
+    --out train_runs/adapt_photos_v9_top256 --num-homographies 32 --batch-size 16 --precision int8 --seed 5 --top-k 256
+
+# 24. v10: recipe T (P on the fourth round's labels, descriptor term x2) from v9's state to 40858 (our run: BF16
+# autocast on a Xeon with AMX, two chunks)
+mkdir -p train_runs/superpoint_v2t/checkpoints
+cp train_runs/superpoint_v2p/checkpoints/last.pt train_runs/superpoint_v2t/checkpoints/
+$TORCHRUN --config configs/superpoint_v2t_labels4_desc2x.yaml --run-dir train_runs/superpoint_v2t --resume \
+    --precision auto --max-steps 40858
+
+# 25. Package v10 (the default) and its INT8 IR: first convolution and detector head in float
+KEEP_FLOAT="conv1a convPa convPb" package train_runs/superpoint_v2t superpoint_rt --onnx "$WEIGHTS/superpoint_rt.onnx"
+superpoint-rt eval bundled --method superpoint --precision fp32 --json bench/results/eval_bundled_v10_fp32.json
 superpoint-rt demo --output demo.mp4

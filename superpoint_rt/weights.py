@@ -37,12 +37,15 @@ DEFAULT_WEIGHTS = PACKAGE_WEIGHTS_DIR / "superpoint_rt.npz"
 PACKAGED_WEIGHTS: dict[str, Path] = {
     "superpoint-rt": DEFAULT_WEIGHTS,
     # versioned names keep meaning the same weights after a new default ships (docs/MODEL_CARD.md):
-    # v9 (step 39205, recipe P: the warp-centroid term at 1.5; the default since the 27th session of 2026-12-05),
-    # v8 (step 36723, recipe O's warp-centroid term, the default from the 24th session of 2026-12-05), v7 (step
-    # 35129, recipe M's keypoint shift term, the default from the 20th session of 2026-12-04), v6 (step 32250, recipe
-    # I's ranking descriptor loss), v5 (step 30766), v4 (step 23373), v3 (step 18761), v2 (step 12843) and v1 (step
-    # 4648, the first default); each one's INT8 IR ships beside it (v3's to v9's keep their detector head in float)
-    "superpoint-rt-v9": DEFAULT_WEIGHTS,
+    # v10 (step 40858, recipe T: the fourth adaptation round's labels with the descriptor term x2; the default since
+    # the 29th session of 2026-12-05), v9 (step 39205, recipe P: the warp-centroid term at 1.5; the default from the
+    # 27th session of 2026-12-05), v8 (step 36723, recipe O's warp-centroid term, the default from the 24th session
+    # of 2026-12-05), v7 (step 35129, recipe M's keypoint shift term, the default from the 20th session of
+    # 2026-12-04), v6 (step 32250, recipe I's ranking descriptor loss), v5 (step 30766), v4 (step 23373), v3 (step
+    # 18761), v2 (step 12843) and v1 (step 4648, the first default); each one's INT8 IR ships beside it (v3's to
+    # v10's keep their detector head in float, v10's its first convolution too)
+    "superpoint-rt-v10": DEFAULT_WEIGHTS,
+    "superpoint-rt-v9": PACKAGE_WEIGHTS_DIR / "superpoint_rt_v9.npz",
     "superpoint-rt-v8": PACKAGE_WEIGHTS_DIR / "superpoint_rt_v8.npz",
     "superpoint-rt-v7": PACKAGE_WEIGHTS_DIR / "superpoint_rt_v7.npz",
     "superpoint-rt-v6": PACKAGE_WEIGHTS_DIR / "superpoint_rt_v6.npz",

@@ -195,20 +195,21 @@ def test_packaged_names(monkeypatch, tmp_path):
 def test_versioned_names_load_their_weights() -> None:
     """``superpoint-rt-v1`` is the step-4648 release (the first default), ``superpoint-rt-v2`` step 12843,
     ``superpoint-rt-v3`` step 18761, ``superpoint-rt-v4`` step 23373, ``superpoint-rt-v5`` step 30766,
-    ``superpoint-rt-v6`` step 32250, ``superpoint-rt-v7`` step 35129, ``superpoint-rt-v8`` step 36723 (the default
-    before v9), ``superpoint-rt-v9`` the default (step 39205); each carries its own INT8 IR, tied to it by fingerprint
-    (v3's to v9's keep the detector head in float)."""
+    ``superpoint-rt-v6`` step 32250, ``superpoint-rt-v7`` step 35129, ``superpoint-rt-v8`` step 36723,
+    ``superpoint-rt-v9`` step 39205 (the default before v10), ``superpoint-rt-v10`` the default (step 40858); each
+    carries its own INT8 IR, tied to it by fingerprint (v3's to v10's keep the detector head in float)."""
     from superpoint_rt.backends.auto import guarded_int8_model
 
-    names = tuple(f"superpoint-rt-v{i}" for i in range(1, 10))
+    names = tuple(f"superpoint-rt-v{i}" for i in range(1, 11))
     if not all(PACKAGED_WEIGHTS[n].exists() for n in names):
         pytest.skip("this installation ships no default weights")
     versions = [load_weights(n) for n in names]
     default = load_weights(None)
-    assert tuple(w.meta.get("step") for w in versions) == (4648, 12843, 18761, 23373, 30766, 32250, 35129, 36723, 39205)
+    steps = (4648, 12843, 18761, 23373, 30766, 32250, 35129, 36723, 39205, 40858)
+    assert tuple(w.meta.get("step") for w in versions) == steps
     assert versions[-1].fingerprint == default.fingerprint == load_weights("superpoint-rt").fingerprint
     assert len({w.fingerprint for w in versions}) == len(names)
-    irs = [f"superpoint_rt_v{i}_int8.xml" for i in range(1, 9)] + ["superpoint_rt_int8.xml"]
+    irs = [f"superpoint_rt_v{i}_int8.xml" for i in range(1, 10)] + ["superpoint_rt_int8.xml"]
     for w, ir in zip(versions, irs, strict=True):
         path, why = guarded_int8_model(w)
         assert path is not None and path.endswith(ir), why
@@ -228,12 +229,14 @@ def test_shipped_default_files_agree() -> None:
     w = load_weights(None)
     assert w.meta["name"] == "superpoint-rt" and w.meta["stage"] == "superpoint"
     # each shipped IR carries the metadata of the weights it was quantised from (rt_info): the shipped file's, not a
-    # draft's; v9's (the default) keeps the detector head in float (its sidecar says so), as v8's to v3's do
+    # draft's; v10's (the default) keeps the detector head in float (its sidecar says so), as v9's to v3's do, and its
+    # first convolution too
     import html
     import re
 
     shipped_irs = (
         (w, "superpoint_rt_int8"),
+        (load_weights("superpoint-rt-v9"), "superpoint_rt_v9_int8"),
         (load_weights("superpoint-rt-v8"), "superpoint_rt_v8_int8"),
         (load_weights("superpoint-rt-v7"), "superpoint_rt_v7_int8"),
         (load_weights("superpoint-rt-v6"), "superpoint_rt_v6_int8"),
@@ -251,8 +254,14 @@ def test_shipped_default_files_agree() -> None:
         ir_meta = json.loads(html.unescape(found.group(1)))
         for key in ("name", "step", "licence", "note"):
             assert ir_meta.get(key) == weights.meta.get(key), key
-    for stem in ("superpoint_rt_int8", *(f"superpoint_rt_v{i}_int8" for i in range(3, 9))):
-        assert json.loads(DEFAULT_WEIGHTS.with_name(stem + ".json").read_text())["kept_float"] == ["convPa", "convPb"]
+
+    def kept_float(stem: str) -> list[str]:
+        return json.loads(DEFAULT_WEIGHTS.with_name(stem + ".json").read_text())["kept_float"]
+
+    # v10's IR keeps its first convolution in float too (quantised, it cost NN mAP and the bundled set's ε=3)
+    assert kept_float("superpoint_rt_int8") == ["conv1a", "convPa", "convPb"]
+    for stem in (f"superpoint_rt_v{i}_int8" for i in range(3, 10)):
+        assert kept_float(stem) == ["convPa", "convPb"], stem
     x = np.random.default_rng(0).random((1, 1, 64, 80), dtype=np.float32)
     shipped = ort.InferenceSession(str(DEFAULT_WEIGHTS.with_suffix(".onnx")), providers=["CPUExecutionProvider"])
     built = ort.InferenceSession(build_onnx(w).SerializeToString(), providers=["CPUExecutionProvider"])
