@@ -73,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("sequence", type=Path, help="an HPatches-format sequence folder (i_* or v_*)")
     ap.add_argument("--k", type=int, default=4, help="image k of the sequence against image 1 (2-6; default 4)")
     ap.add_argument("--row", action="append", required=True, help="a method row (see above); repeat for more")
-    ap.add_argument("--out", type=Path, required=True, help="PNG to write")
+    ap.add_argument("--out", type=Path, required=True, help="image to write (.png or .jpg)")
     ap.add_argument("--size", type=parse_size, default=(480, 640), help="HEIGHTxWIDTH (the evaluator's 480x640)")
     ap.add_argument("--keypoints", type=int, default=1000, help="at most this many points (the evaluator's 1000)")
     args = ap.parse_args(argv)
@@ -81,14 +81,14 @@ def main(argv: list[str] | None = None) -> int:
         ap.error(f"--k must be 2..6, got {args.k}")
     try:
         rows_spec = [parse_row(r) for r in args.row]
+        methods = [make_method(head, opts) for head, opts in rows_spec]
         seq = load_sequence(args.sequence, args.size)
     except ValueError as e:
         ap.error(str(e))
     h = seq.homographies[args.k - 2]
     img1, img2 = seq.images[0], seq.images[args.k - 1]
     rows = []
-    for head, opts in rows_spec:
-        method = make_method(head, opts)
+    for (head, opts), method in zip(rows_spec, methods, strict=True):
         method.max_keypoints = args.keypoints
         kp1, _, d1 = method(img1)
         kp2, _, d2 = method(img2)

@@ -43,6 +43,8 @@ def test_draws_one_row_per_method(tmp_path: Path, astronaut: np.ndarray, monkeyp
     img = cv2.imread(str(out))
     # two rows of (96 + 22) px with a 6 px gap; each row is the two 128 px images and an 8 px gap
     assert img is not None and img.shape == (2 * (96 + 22) + 6, 2 * 128 + 8, 3)
-    monkeypatch.setattr(sys, "argv", ["draw_pair.py", str(seq), "--k", "7", "--out", str(out), "--row", "sift"])
-    with pytest.raises(SystemExit):
-        mod.main()
+    for bad in (["--k", "7", "--row", "sift"], ["--row", "superpoint,scales=1;0.5"], ["--row", "fast"]):
+        monkeypatch.setattr(sys, "argv", ["draw_pair.py", str(seq), "--out", str(out), *bad])
+        with pytest.raises(SystemExit) as e:
+            mod.main()
+        assert e.value.code == 2  # an argparse error naming the problem, not a traceback
