@@ -93,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
         kp1, _, d1 = method(img1)
         kp2, _, d2 = method(img2)
         est = estimate_homography(kp1, d1, kp2, d2, h, args.size, 3.0)
-        label = opts.get("name") or getattr(method, "name", head)
+        label = str(opts.get("name") or getattr(method, "name", None) or head)
         result = PairMatches(kp1, kp2, est.matches, est.inliers, est.error, label)
         rows.append(draw_pair(img1, img2, result, h))
         print(
