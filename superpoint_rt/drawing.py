@@ -91,6 +91,7 @@ def draw_matches(
     inlier_mask: np.ndarray | None = None,
     draw_unmatched: bool = False,
     draw_outliers: bool = True,
+    colors: np.ndarray | None = None,
 ) -> np.ndarray:
     """Both images side by side (``img_b`` to the right, top-aligned) with a line per match.
 
@@ -102,6 +103,8 @@ def draw_matches(
         draw_unmatched: also draw every keypoint as a small grey dot.
         draw_outliers: with ``inlier_mask``, whether the outliers are drawn at all (False: inliers only; e.g. the
             matches :mod:`superpoint_rt.verification` rejected stay off the picture).
+        colors: optional (K,3) BGR uint8, one colour per match, instead of the inlier/outlier or position colours
+            (with ``inlier_mask`` the mask still decides what is drawn and in which order).
     """
     a, b = to_bgr(img_a), to_bgr(img_b)
     ka, kb = _check_points(kpts_a, "kpts_a"), _check_points(kpts_b, "kpts_b")
@@ -116,6 +119,9 @@ def draw_matches(
         inl = np.asarray(inlier_mask, bool).reshape(-1)
         if inl.shape[0] != len(m):
             raise ValueError(f"inlier_mask {inl.shape} does not match {len(m)} matches")
+    given = None if colors is None else np.asarray(colors)
+    if given is not None and given.shape != (len(m), 3):
+        raise ValueError(f"colors must be ({len(m)}, 3) BGR, one per match, got {given.shape}")
     h = max(a.shape[0], b.shape[0])
     out = np.zeros((h, a.shape[1] + b.shape[1], 3), np.uint8)
     out[: a.shape[0], : a.shape[1]] = a
@@ -124,15 +130,18 @@ def draw_matches(
     if draw_unmatched:
         for p in _fixed(np.concatenate([ka, kb + offset])):
             cv2.circle(out, (int(p[0]), int(p[1])), 1 * _SCALE, (160, 160, 160), -1, cv2.LINE_AA, _SHIFT)
-    if inlier_mask is not None:
-        colors = np.where(inl[:, None], np.array([[0, 255, 0]]), np.array([[0, 0, 255]])).astype(np.uint8)
-        order = np.concatenate([np.flatnonzero(~inl), np.flatnonzero(inl)]) if draw_outliers else np.flatnonzero(inl)
-        m, colors = m[order], colors[order]
+    if given is not None:
+        cols = given.astype(np.uint8)
+    elif inlier_mask is not None:
+        cols = np.where(inl[:, None], np.array([[0, 255, 0]]), np.array([[0, 0, 255]])).astype(np.uint8)
     else:
         pos = ka[m[:, 0], 0] / max(a.shape[1] - 1, 1) if len(m) else np.zeros(0)
-        colors = _colormap(pos, cv2.COLORMAP_HSV)
+        cols = _colormap(pos, cv2.COLORMAP_HSV)
+    if inlier_mask is not None:
+        order = np.concatenate([np.flatnonzero(~inl), np.flatnonzero(inl)]) if draw_outliers else np.flatnonzero(inl)
+        m, cols = m[order], cols[order]
     pa, pb = _fixed(ka[m[:, 0]]), _fixed(kb[m[:, 1]] + offset)
-    for p, q, c in zip(pa, pb, colors):
+    for p, q, c in zip(pa, pb, cols):
         col = tuple(int(v) for v in c)
         cv2.line(out, (int(p[0]), int(p[1])), (int(q[0]), int(q[1])), col, 1, cv2.LINE_AA, _SHIFT)
         cv2.circle(out, (int(p[0]), int(p[1])), 2 * _SCALE, col, -1, cv2.LINE_AA, _SHIFT)

@@ -12,10 +12,11 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from superpoint_rt.drawing import draw_matches, to_bgr
+from superpoint_rt.eval.failures import true_residuals
+
 #: BGR colours of a match by its true error: within 1 px, within 3 px, further
 GOOD, NEAR, WRONG = (60, 170, 40), (0, 160, 240), (60, 60, 220)
-#: BGR of a detected point that is not a RANSAC inlier
-POINT = (200, 200, 200)
 
 
 @dataclass
@@ -46,12 +47,7 @@ def true_errors(kp1: np.ndarray, kp2: np.ndarray, matches: np.ndarray, homograph
     m = np.asarray(matches, np.int64).reshape(-1, 2)
     if len(m) == 0:
         return np.zeros(0)
-    p = np.asarray(kp1, np.float64)[m[:, 0], :2]
-    q = np.asarray(kp2, np.float64)[m[:, 1], :2]
-    w = np.c_[p, np.ones(len(p))] @ h.T
-    with np.errstate(divide="ignore", invalid="ignore"):
-        proj = w[:, :2] / w[:, 2:3]
-    err = np.linalg.norm(proj - q, axis=1)
+    err = true_residuals(np.asarray(kp1)[m[:, 0], :2], np.asarray(kp2)[m[:, 1], :2], h)
     return np.where(np.isfinite(err), err, np.inf)
 
 
@@ -61,56 +57,43 @@ def error_classes(errors: np.ndarray) -> np.ndarray:
     return np.where(e <= 1.0, 0, np.where(e <= 3.0, 1, 2))
 
 
-def _gray_bgr(image: np.ndarray) -> np.ndarray:
-    if image.ndim == 2:
-        return cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
-    if image.ndim == 3 and image.shape[2] == 3:
-        return image.copy()
-    raise ValueError(f"image must be (H, W) gray or (H, W, 3) BGR, got shape {image.shape}")
-
-
 def draw_pair(
     image1: np.ndarray, image2: np.ndarray, result: PairMatches, homography: np.ndarray, gap: int = 8
 ) -> np.ndarray:
-    """(H, W1 + gap + W2 + ..., 3) uint8 BGR: the two images side by side (dimmed), every detected point as a grey
-    dot, RANSAC's inliers as lines coloured by true error, and a caption line with the counts.
+    """(H + 22, W1 + gap + W2, 3) uint8 BGR: the two images side by side (dimmed), every detected point as a grey
+    dot, RANSAC's inliers as lines coloured by true error (the wrong ones drawn first, under the right ones), and a
+    caption line with the counts. Drawn by :func:`superpoint_rt.drawing.draw_matches`.
 
     Raises:
-        ValueError: images of another dtype than uint8, a bad homography, matches out of range.
+        ValueError: images other than (H, W) or (H, W, 3) uint8, a bad homography, matches out of range.
     """
     for name, img in (("image1", image1), ("image2", image2)):
         if img.dtype != np.uint8:
             raise ValueError(f"{name} must be uint8, got {img.dtype}")
+        if not (img.ndim == 2 or (img.ndim == 3 and img.shape[2] == 3)):
+            raise ValueError(f"{name} must be (H, W) gray or (H, W, 3) BGR, got shape {img.shape}")
     m = np.asarray(result.matches, np.int64).reshape(-1, 2)
     if len(m) and (m[:, 0].max() >= len(result.kp1) or m[:, 1].max() >= len(result.kp2) or m.min() < 0):
         raise ValueError("matches index outside kp1/kp2")
     inl = np.asarray(result.inliers, bool).reshape(-1)
     if len(inl) != len(m):
         raise ValueError(f"inliers has {len(inl)} entries for {len(m)} matches")
-    a, b = _gray_bgr(image1), _gray_bgr(image2)
-    h = max(a.shape[0], b.shape[0])
-    canvas = np.full((h + 22, a.shape[1] + gap + b.shape[1], 3), 255, np.uint8)
-    canvas[: a.shape[0], : a.shape[1]] = (a * 0.6 + 100).astype(np.uint8)
-    x0 = a.shape[1] + gap
-    canvas[: b.shape[0], x0 : x0 + b.shape[1]] = (b * 0.6 + 100).astype(np.uint8)
-    for p in np.asarray(result.kp1, np.float64)[:, :2]:
-        cv2.circle(canvas, (round(p[0]), round(p[1])), 1, POINT, -1, cv2.LINE_AA)
-    for p in np.asarray(result.kp2, np.float64)[:, :2]:
-        cv2.circle(canvas, (round(p[0]) + x0, round(p[1])), 1, POINT, -1, cv2.LINE_AA)
-    err = true_errors(result.kp1, result.kp2, m, homography)
-    cls = error_classes(err)
-    colours = (GOOD, NEAR, WRONG)
-    order = np.argsort(-cls[inl], kind="stable")  # draw wrong ones first, good ones on top
-    for (i, j), c in zip(m[inl][order], cls[inl][order], strict=True):
-        p, q = result.kp1[i], result.kp2[j]
-        cv2.line(canvas, (round(p[0]), round(p[1])), (round(q[0]) + x0, round(q[1])), colours[c], 1, cv2.LINE_AA)
-    counts = np.bincount(cls[inl], minlength=3)
+    a = (to_bgr(image1) * 0.6 + 100).astype(np.uint8)
+    a = np.pad(a, ((0, 0), (0, gap), (0, 0)), constant_values=255)  # the gap travels with image 1
+    b = (to_bgr(image2) * 0.6 + 100).astype(np.uint8)
+    cls = error_classes(true_errors(result.kp1, result.kp2, m[inl], homography))
+    order = np.argsort(-cls, kind="stable")
+    colours = np.array((GOOD, NEAR, WRONG), np.uint8)[cls[order]]
+    pair = draw_matches(a, b, result.kp1, result.kp2, m[inl][order], draw_unmatched=True, colors=colours)
+    canvas = np.full((pair.shape[0] + 22, pair.shape[1], 3), 255, np.uint8)
+    canvas[: pair.shape[0]] = pair
+    counts = np.bincount(cls, minlength=3)
     err_txt = "none" if not np.isfinite(result.error) else f"{result.error:.2f} px"
     caption = (
         f"{result.label}: {len(result.kp1)}/{len(result.kp2)} points, {len(m)} matches, {int(inl.sum())} inliers "
         f"({counts[0]} <=1px, {counts[1]} <=3px, {counts[2]} wrong); corner error {err_txt}"
     )
-    cv2.putText(canvas, caption, (4, h + 15), cv2.FONT_HERSHEY_SIMPLEX, 0.42, (30, 30, 30), 1, cv2.LINE_AA)
+    cv2.putText(canvas, caption, (4, pair.shape[0] + 15), cv2.FONT_HERSHEY_SIMPLEX, 0.42, (30, 30, 30), 1, cv2.LINE_AA)
     return canvas
 
 

@@ -111,3 +111,20 @@ def test_draw_text() -> None:
     assert (out[:30, :80] != 200).any()
     assert (out[50:, 120:] == 200).all()
     assert (draw_text(img, []) == img).all()
+
+
+def test_draw_matches_takes_one_colour_per_match() -> None:
+    a = np.full((30, 40), 50, np.uint8)
+    b = np.full((20, 50, 3), 100, np.uint8)
+    ka = np.array([[5.0, 5.0], [30.0, 20.0]])
+    kb = np.array([[10.0, 10.0], [40.0, 15.0]])
+    m = np.array([[0, 0], [1, 1]])
+    colours = np.array([[255, 0, 0], [0, 200, 200]], np.uint8)
+    out = draw_matches(a, b, ka, kb, m, colors=colours)
+    assert tuple(out[5, 5]) == (255, 0, 0) and tuple(out[10, 40 + 10]) == (255, 0, 0)
+    assert tuple(out[20, 30]) == (0, 200, 200)
+    # with a mask the mask still decides what is drawn: the outlier (match 1) is left out
+    out = draw_matches(a, b, ka, kb, m, inlier_mask=np.array([True, False]), draw_outliers=False, colors=colours)
+    assert tuple(out[5, 5]) == (255, 0, 0) and tuple(out[20, 30]) == (50, 50, 50)
+    with pytest.raises(ValueError, match="colors must be"):
+        draw_matches(a, b, ka, kb, m, colors=colours[:1])
